@@ -1,0 +1,280 @@
+"""Layer builders in the slides' vocabulary, written from raw ops.
+
+Each builder opens one ``variable_scope``, creates its parameters with
+``tf1.get_variable`` (so a scope can be reused to share them) and wires
+``tf.nn`` ops, as the TF1 CIFAR-10 tutorial does::
+
+    with tf1.variable_scope('conv1'):
+        kernel = tf1.get_variable('weights', [5, 5, 3, 64], ...)
+        conv = tf.nn.conv2d(images, kernel, [1, 1, 1, 1], padding='SAME')
+
+Keras 3 removed ``tf.compat.v1.layers``; nothing here depends on Keras.
+
+Initialisers follow the slides: weights from a truncated normal with
+stddev 0.1, biases the constant 0.1 (a small positive bias keeps ReLUs alive
+at the start). Weight decay is an L2 term per weight tensor, collected in
+:data:`WEIGHT_DECAY` and summed by :func:`weight_decay_loss`.
+
+Taught in ``notebooks/03_tensorflow.ipynb`` and the CNN chapter.
+"""
+import tensorflow as tf
+
+from tfgraph_lessons.core.graph import tf1
+
+WEIGHT_DECAY = "weight_decay_losses"  # graph collection of L2 penalty terms
+
+_PADDINGS = ("SAME", "VALID")
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def inputs(shape, dtype=tf.float32, name="images"):
+    """A placeholder for a batch: ``shape`` without the batch dimension.
+
+    ``inputs([32, 32, 3])`` is ``tf1.placeholder(tf.float32, [None, 32, 32, 3])``.
+    """
+    return tf1.placeholder(dtype, [None] + list(shape), name=name)
+
+
+def is_training_flag(name="is_training"):
+    """A boolean placeholder that defaults to False: feed True only in training steps."""
+    return tf1.placeholder_with_default(False, [], name=name)
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def weight(name, shape, stddev=0.1, wd=None):
+    """``get_variable`` with the slides' truncated-normal initialiser.
+
+    Args:
+      name: variable name inside the current scope (``'weights'``, ``'w1'``).
+      shape: list of ints.
+      stddev: standard deviation of the truncated normal (slides: 0.1).
+      wd: if not None, add ``wd * l2_loss(w)`` to the :data:`WEIGHT_DECAY` collection.
+    """
+    w = tf1.get_variable(
+        name, shape, tf.float32, initializer=tf1.truncated_normal_initializer(stddev=stddev)
+    )
+    if wd:
+        tf1.add_to_collection(WEIGHT_DECAY, tf.multiply(tf.nn.l2_loss(w), wd, name=name + "_decay"))
+    return w
+
+
+def bias(name, shape, value=0.1):
+    """``get_variable`` initialised to a constant (slides: 0.1)."""
+    return tf1.get_variable(name, shape, tf.float32, initializer=tf1.constant_initializer(value))
+
+
+def weight_decay_loss(name="weight_decay"):
+    """The sum of the graph's weight-decay terms (0.0 when there are none)."""
+    terms = tf1.get_collection(WEIGHT_DECAY)
+    if not terms:
+        return tf.constant(0.0, name=name)
+    return tf.add_n(terms, name=name)
+
+
+# --------------------------------------------------------------------------- shape checks
+
+
+def _scope_name():
+    return tf1.get_variable_scope().name or "<root>"
+
+
+def _check_rank(x, rank, layer, what):
+    shape = x.shape
+    if shape.rank is None or shape.rank != rank:
+        raise ValueError(
+            f"[{layer}] expects a {rank}-D tensor {what}, got shape {shape} "
+            f"(rank {shape.rank}); reshape or flatten the input first"
+        )
+
+
+def _known_channels(x, layer):
+    channels = x.shape[-1]
+    if channels is None:
+        raise ValueError(
+            f"[{layer}] input has an unknown channel dimension (shape {x.shape}); "
+            "give the placeholder a static last dimension"
+        )
+    return int(channels)
+
+
+def _get_or_check(name, shape, layer, make):
+    """Create a parameter, or on reuse check that the existing one has ``shape``."""
+    scope = tf1.get_variable_scope()
+    if scope.reuse:
+        full = f"{scope.name}/{name}" if scope.name else name
+        existing = [v for v in tf1.global_variables() if v.op.name == full]
+        if existing and existing[0].shape.as_list() != list(shape):
+            raise ValueError(
+                f"[{layer}] input does not fit the shared variable {full}: expected "
+                f"shape {existing[0].shape.as_list()}, this input needs {list(shape)}"
+            )
+    return make()
+
+
+# --------------------------------------------------------------------------- layers
+
+
+def conv2d(x, out_channels, ksize, stride=1, padding="SAME", activation=tf.nn.relu,
+           wd=None, stddev=0.1, bias_value=0.1, use_bias=True, scope="conv"):
+    """Convolution + bias + activation: one slide line.
+
+    Args:
+      x: ``[batch, height, width, in_channels]``.
+      out_channels: number of filters.
+      ksize: filter size, an int or ``(kh, kw)``.
+      stride: an int or ``(sh, sw)``; the op's strides are ``[1, sh, sw, 1]``.
+      padding: ``'SAME'`` (output ``ceil(n / s)``) or ``'VALID'`` (``ceil((n - k + 1) / s)``).
+      activation: applied last; None for a linear output.
+      wd: weight decay factor for the kernel, or None.
+      scope: the layer's variable scope (``'conv1'``).
+    Returns:
+      ``[batch, out_height, out_width, out_channels]``.
+    """
+    kh, kw = (ksize, ksize) if isinstance(ksize, int) else tuple(ksize)
+    sh, sw = (stride, stride) if isinstance(stride, int) else tuple(stride)
+    padding = padding.upper()
+    with tf1.variable_scope(scope) as sc:
+        layer = sc.name
+        _check_rank(x, 4, layer, "[batch, height, width, channels]")
+        if padding not in _PADDINGS:
+            raise ValueError(f"[{layer}] padding must be 'SAME' or 'VALID', got {padding!r}")
+        in_channels = _known_channels(x, layer)
+        h, w = x.shape[1], x.shape[2]
+        if padding == "VALID" and ((h is not None and h < kh) or (w is not None and w < kw)):
+            raise ValueError(
+                f"[{layer}] a {kh}x{kw} VALID filter does not fit a {h}x{w} input "
+                f"(shape {x.shape}); use padding='SAME' or a larger image"
+            )
+        shape = [kh, kw, in_channels, out_channels]
+        kernel = _get_or_check("weights", shape, layer,
+                               lambda: weight("weights", shape, stddev=stddev, wd=wd))
+        y = tf.nn.conv2d(x, kernel, [1, sh, sw, 1], padding=padding)
+        if use_bias:
+            y = tf.nn.bias_add(y, bias("biases", [out_channels], bias_value))
+        if activation is not None:
+            y = activation(y)
+        return tf.identity(y, name="output")
+
+
+def _pool(op, x, ksize, stride, padding, name):
+    k = [ksize, ksize] if isinstance(ksize, int) else list(ksize)
+    s = [stride, stride] if isinstance(stride, int) else list(stride)
+    _check_rank(x, 4, name, "[batch, height, width, channels]")
+    return op(x, ksize=k, strides=s, padding=padding.upper(), name=name)
+
+
+def max_pool(x, ksize=2, stride=2, padding="SAME", name="pool"):
+    """Max pooling over ``ksize`` windows: ``[b, h, w, c] -> [b, h/stride, w/stride, c]`` (SAME)."""
+    return _pool(tf.nn.max_pool2d, x, ksize, stride, padding, name)
+
+
+def avg_pool(x, ksize=2, stride=2, padding="SAME", name="avg_pool"):
+    """Average pooling over ``ksize`` windows."""
+    return _pool(tf.nn.avg_pool2d, x, ksize, stride, padding, name)
+
+
+def flatten(x, name="flatten"):
+    """``[batch, d1, d2, ...] -> [batch, d1 * d2 * ...]``; the trailing dims must be known."""
+    dims = x.shape.as_list()[1:] if x.shape.rank is not None else None
+    if not dims or any(d is None for d in dims):
+        raise ValueError(f"[{name}] needs known non-batch dimensions, got shape {x.shape}")
+    size = 1
+    for d in dims:
+        size *= d
+    return tf.reshape(x, [-1, size], name=name)
+
+
+def fully_connected(x, units, activation=tf.nn.relu, wd=None, stddev=0.1,
+                    bias_value=0.1, scope="fc"):
+    """``activation(x @ W + b)`` with ``x: [batch, in_units] -> [batch, units]``.
+
+    A 4-D input is flattened first, as the slides' ``reshape`` before ``fc1``.
+    """
+    with tf1.variable_scope(scope) as sc:
+        layer = sc.name
+        if x.shape.rank == 4:
+            x = flatten(x)
+        _check_rank(x, 2, layer, "[batch, units]")
+        in_units = _known_channels(x, layer)
+        shape = [in_units, units]
+        w = _get_or_check("weights", shape, layer,
+                          lambda: weight("weights", shape, stddev=stddev, wd=wd))
+        y = tf.matmul(x, w) + bias("biases", [units], bias_value)
+        if activation is not None:
+            y = activation(y)
+        return tf.identity(y, name="output")
+
+
+def dropout(x, keep_prob=0.5, is_training=None, name="dropout"):
+    """Dropout with the slides' ``keep_prob``.
+
+    Args:
+      x: any tensor.
+      keep_prob: a float or a scalar tensor (a fed placeholder, as on the slides).
+      is_training: None to always drop with ``keep_prob``; a Python bool or a
+        boolean tensor to drop only while training and pass ``x`` through otherwise.
+    """
+    with tf.name_scope(name):
+        if is_training is None:
+            return tf.nn.dropout(x, rate=1.0 - keep_prob)
+        if isinstance(is_training, bool):
+            return tf.nn.dropout(x, rate=1.0 - keep_prob) if is_training else tf.identity(x)
+        return tf.cond(is_training,
+                       lambda: tf.nn.dropout(x, rate=1.0 - keep_prob),
+                       lambda: tf.identity(x))
+
+
+def lrn(x, depth_radius=2, bias_value=2.0, alpha=1e-4, beta=0.75, name="lrn"):
+    """Local response normalisation, AlexNet section 3.3 (k=2, n=5, alpha=1e-4, beta=0.75).
+
+    ``tf.nn.lrn`` sums squares over ``2 * depth_radius + 1`` channels and does not
+    divide alpha by n, so AlexNet's n=5 is ``depth_radius=2`` with alpha as printed.
+    """
+    _check_rank(x, 4, name, "[batch, height, width, channels]")
+    return tf.nn.lrn(x, depth_radius=depth_radius, bias=bias_value, alpha=alpha, beta=beta,
+                     name=name)
+
+
+def batch_norm(x, is_training, decay=0.9, epsilon=1e-3, scope="bn"):
+    """Batch normalisation (Ioffe & Szegedy 2015) over all axes but the last.
+
+    In training the batch's mean and variance normalise ``x``, and computing the
+    output also updates the moving averages (the updates are control
+    dependencies of the batch statistics, so no ``UPDATE_OPS`` bookkeeping is
+    needed); in inference the moving averages are used.
+
+    Args:
+      x: ``[batch, ..., channels]`` (2-D or 4-D).
+      is_training: Python bool or boolean scalar tensor.
+    """
+    with tf1.variable_scope(scope) as sc:
+        layer = sc.name
+        if x.shape.rank not in (2, 4):
+            raise ValueError(f"[{layer}] expects a 2-D or 4-D tensor, got shape {x.shape}")
+        channels = _known_channels(x, layer)
+        axes = list(range(x.shape.rank - 1))
+        beta = tf1.get_variable("beta", [channels], initializer=tf1.zeros_initializer())
+        gamma = tf1.get_variable("gamma", [channels], initializer=tf1.ones_initializer())
+        moving_mean = tf1.get_variable("moving_mean", [channels], trainable=False,
+                                       initializer=tf1.zeros_initializer())
+        moving_var = tf1.get_variable("moving_variance", [channels], trainable=False,
+                                      initializer=tf1.ones_initializer())
+
+        def train_branch():
+            mean, var = tf.nn.moments(x, axes)
+            upd_mean = tf1.assign_sub(moving_mean, (1 - decay) * (moving_mean - mean))
+            upd_var = tf1.assign_sub(moving_var, (1 - decay) * (moving_var - var))
+            with tf.control_dependencies([upd_mean, upd_var]):
+                return tf.identity(mean), tf.identity(var)
+
+        if isinstance(is_training, bool):
+            mean, var = train_branch() if is_training else (moving_mean, moving_var)
+        else:
+            mean, var = tf.cond(is_training, train_branch,
+                                lambda: (tf.identity(moving_mean), tf.identity(moving_var)))
+        y = tf.nn.batch_normalization(x, mean, var, beta, gamma, epsilon)
+        return tf.identity(y, name="output")
