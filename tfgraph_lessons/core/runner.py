@@ -102,7 +102,7 @@ class Trainer:
             self._step_summary = tf1.summary.merge(scalars)
             epoch_summaries = list(model_summaries)
             if histograms:
-                epoch_summaries += [tf1.summary.histogram(v.op.name, v)
+                epoch_summaries += [tf1.summary.histogram("params/" + v.op.name, v)
                                     for v in tf1.trainable_variables()]
             self._epoch_summary = tf1.summary.merge(epoch_summaries) if epoch_summaries else None
             self.saver = tf1.train.Saver(max_to_keep=max_to_keep)
