@@ -83,29 +83,36 @@ def session_config(soft_placement=True, log_placement=False, intra_threads=0,
 
 
 def placement_report(sess, fetches, feed_dict=None):
-    """Run ``fetches`` once with a full trace and return ``{op name: device}``.
+    """Run ``fetches`` once with a full trace: ``{node name: {'op': type, 'device': device}}``.
 
-    The devices are the ones the ops actually ran on (from the run metadata's
-    step stats), not the ones requested.
+    The devices are the ones the nodes actually ran on (from the run
+    metadata's step stats), not the ones requested. Grappler may have fused
+    ops first (on a CPU, conv + bias + ReLU run as one ``_FusedConv2D`` node
+    named after the ReLU), so the report shows what really ran.
     """
     options = tf1.RunOptions(trace_level=tf1.RunOptions.FULL_TRACE)
     metadata = tf1.RunMetadata()
     sess.run(fetches, feed_dict=feed_dict, options=options, run_metadata=metadata)
     placed = {}
     for dev in metadata.step_stats.dev_stats:
-        name = dev.device
-        short = re.sub(r"^/job:[^/]+/replica:\d+/task:\d+/device:", "/", name)
+        short = re.sub(r"^/job:[^/]+/replica:\d+/task:\d+/device:", "/", dev.device)
+        if "/stream:" in short or "/memcpy" in short:
+            continue  # GPU trace sub-streams repeat the kernels of the device itself
         for node in dev.node_stats:
-            op = node.node_name.split(":")[0]
-            if op and op != "_SOURCE":
-                placed.setdefault(op, short)
+            name = node.node_name.split(":")[0]
+            if not name or name == "_SOURCE":
+                continue
+            m = re.match(r"^\S+ = (\S+?)\(", node.timeline_label or "")
+            placed.setdefault(name, {"op": m.group(1) if m else "", "device": short})
     return placed
 
 
-def format_placement(placed, ops=None):
-    """A readable summary: ops per device, then ``op -> device`` for ``ops`` (e.g. the convolutions)."""
-    counts = Counter(placed.values())
+def format_placement(placed, op_types=("Conv2D",)):
+    """A readable summary: node count per device, then every node whose op type
+    contains one of ``op_types`` (the convolutions, by default) and its device."""
+    counts = Counter(p["device"] for p in placed.values())
     lines = [f"{dev}: {n} ops" for dev, n in sorted(counts.items())]
-    for op in ops or []:
-        lines.append(f"  {op} -> {placed.get(op, '(not run)')}")
+    for name, p in sorted(placed.items()):
+        if any(t in p["op"] for t in op_types):
+            lines.append(f"  {name} ({p['op']}) -> {p['device']}")
     return "\n".join(lines)
