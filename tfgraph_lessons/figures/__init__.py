@@ -1,0 +1,275 @@
+"""Slide figures: every figure is a function registered by name.
+
+A figure module registers its functions with :func:`register`; the modules
+listed in :data:`MODULES` are imported by :func:`load_all`, and
+:func:`render` writes ``<out_dir>/<name>.png`` for any of them. The command
+``python -m tfgraph_lessons.figures`` (see ``__main__.py``) regenerates them all.
+
+Usage::
+
+    from tfgraph_lessons import figures
+    figures.load_all()
+    sorted(figures.FIGURES)                       # the registered names
+    fig = figures.make("relu")                    # a matplotlib Figure (shows inline in a notebook)
+    figures.render(["relu"], "runs/figures")      # -> [PosixPath('runs/figures/relu.png')]
+
+Writing a figure module::
+
+    from tfgraph_lessons.figures import register
+
+    @register("relu", "ReLU f(x) = max(0, x), computed by tf.nn.relu")
+    def relu_figure():
+        fig, ax = plt.subplots()                  # size, fonts, dpi come from the registry
+        ...
+        return fig
+
+then append the module's name to :data:`MODULES`.
+
+Reproducible bytes: :func:`render` draws every figure under one fixed style
+(matplotlib's defaults plus :data:`STYLE`, whatever the user's ``matplotlibrc``
+says), at a fixed size and :data:`DPI`, with no ``Software`` or date entry in
+the PNG, so re-running it writes byte-identical files on the same
+matplotlib/FreeType install. Each PNG is written to a temporary file in the
+same folder and renamed into place, so an interrupted run never leaves a
+half-written PNG. Figures are closed after saving.
+
+The backend is not changed here (a notebook keeps its inline backend); the
+command line selects the non-interactive ``Agg`` backend before drawing.
+"""
+import contextlib
+import dataclasses
+import importlib
+import os
+from pathlib import Path
+
+from tfgraph_lessons.core.errors import UsageError
+
+__all__ = [
+    "DEFAULT_OUT",
+    "DEFAULT_FIGSIZE",
+    "DPI",
+    "FIGURES",
+    "MODULES",
+    "STYLE",
+    "FigureEntry",
+    "figure_style",
+    "load_all",
+    "make",
+    "register",
+    "render",
+]
+
+# Modules that register figures, imported by load_all(). Each lesson appends its own.
+MODULES = [
+    "tfgraph_lessons.figures.conv_basics",
+]
+
+DEFAULT_OUT = Path("runs") / "figures"  # beside the lessons' runs/<lesson>; git-ignored
+DEFAULT_FIGSIZE = (8.0, 4.5)            # inches; 16:9 like the slides
+DPI = 150                               # 1200 x 675 pixels at the default size
+
+# On top of matplotlib's own defaults. DejaVu ships with matplotlib, so every
+# machine draws the same glyphs.
+STYLE = {
+    "font.family": "DejaVu Sans",
+    "mathtext.fontset": "dejavusans",
+    "font.size": 11.0,
+    "axes.titlesize": 12.0,
+    "figure.titlesize": 14.0,
+    "figure.dpi": 100.0,
+    "savefig.dpi": DPI,
+    "figure.facecolor": "white",
+    "savefig.facecolor": "white",
+    "figure.constrained_layout.use": True,
+    "image.interpolation": "nearest",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+# PNG text chunks: matplotlib writes "Software: matplotlib version ..." unless told not to.
+_PNG_METADATA = {"Software": None}
+
+
+@dataclasses.dataclass(frozen=True)
+class FigureEntry:
+    """One registered figure.
+
+    Attributes:
+      name: file stem and command-line name (``--only NAME``).
+      description: one line for ``--list``.
+      fn: ``fn() -> matplotlib.figure.Figure``.
+      figsize: (width, height) in inches, set as ``figure.figsize`` while ``fn`` runs.
+    """
+
+    name: str
+    description: str
+    fn: object
+    figsize: tuple = DEFAULT_FIGSIZE
+
+    @property
+    def source(self):
+        """``module:function`` of the figure function."""
+        return f"{self.fn.__module__}:{self.fn.__qualname__}"
+
+
+FIGURES = {}  # name -> FigureEntry
+
+
+def register(name, description, figsize=DEFAULT_FIGSIZE):
+    """Decorator: register ``fn() -> Figure`` as figure ``name``.
+
+    Re-importing or reloading a module (a notebook re-running its first cell)
+    registers the same function again, which is allowed; a second *different*
+    function under a taken name is not.
+
+    Args:
+      name: file stem, letters, digits and ``_`` only (``conv_slide_example``).
+      description: one line shown by ``--list``.
+      figsize: (width, height) in inches.
+
+    Returns:
+      the decorator; it returns ``fn`` unchanged.
+
+    Raises:
+      ValueError: a bad name, or the name already belongs to another function.
+    """
+    if not name or not name.replace("_", "").isalnum() or not name.isascii():
+        raise ValueError(f"[figures.register] figure name {name!r} must be letters, digits and '_' only")
+
+    def decorator(fn):
+        entry = FigureEntry(name, " ".join(description.split()), fn, tuple(figsize))
+        old = FIGURES.get(name)
+        if old is not None and old.source != entry.source:
+            raise ValueError(
+                f"[figures.register] figure {name!r} is already registered by {old.source}; "
+                f"pick another name for {entry.source}"
+            )
+        FIGURES[name] = entry
+        return fn
+
+    return decorator
+
+
+def load_all():
+    """Import every module in :data:`MODULES` (registering their figures).
+
+    Returns:
+      :data:`FIGURES`.
+    """
+    for module in MODULES:
+        importlib.import_module(module)
+    return FIGURES
+
+
+def _select(names):
+    """The entries for ``names`` (all, sorted by name, when None), in the order given."""
+    load_all()
+    if names is None:
+        return [FIGURES[n] for n in sorted(FIGURES)]
+    if isinstance(names, str):
+        names = [names]
+    unknown = [n for n in names if n not in FIGURES]
+    if unknown:
+        raise UsageError(
+            f"unknown figure {', '.join(map(repr, unknown))}; "
+            f"known figures: {', '.join(sorted(FIGURES))} (see --list)"
+        )
+    return [FIGURES[n] for n in dict.fromkeys(names)]  # drop repeats, keep order
+
+
+@contextlib.contextmanager
+def figure_style(figsize=DEFAULT_FIGSIZE):
+    """Draw under the registry's fixed style: matplotlib defaults + :data:`STYLE` + ``figsize``.
+
+    The user's ``matplotlibrc`` and earlier ``rcParams`` changes do not leak in,
+    and everything is restored on exit. The backend is left alone.
+    """
+    import matplotlib.style
+
+    with matplotlib.style.context(["default", {**STYLE, "figure.figsize": tuple(figsize)}]):
+        yield
+
+
+def _build(entry):
+    """Call ``entry.fn`` (inside :func:`figure_style`) and check it returned a Figure."""
+    from matplotlib.figure import Figure
+
+    fig = entry.fn()
+    if not isinstance(fig, Figure):
+        raise TypeError(f"[figures] {entry.source} must return a matplotlib Figure, got {type(fig).__name__}")
+    return fig
+
+
+def make(name):
+    """Build figure ``name`` under the fixed style and return it (not saved, not closed).
+
+    In a notebook the returned figure shows inline; close it with
+    ``plt.close(fig)`` when done.
+
+    Args:
+      name: a registered name (see ``sorted(FIGURES)``).
+
+    Returns:
+      the ``matplotlib.figure.Figure``.
+
+    Raises:
+      UsageError: ``name`` is not registered.
+    """
+    (entry,) = _select([name])
+    with figure_style(entry.figsize):
+        return _build(entry)
+
+
+def _save_png(fig, path):
+    """Write ``fig`` to ``path`` atomically: a temporary file in the same folder, then ``os.replace``."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            fig.savefig(f, format="png", dpi=DPI, metadata=_PNG_METADATA)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def render(names=None, out_dir=DEFAULT_OUT, progress=None):
+    """Draw figures and write ``<out_dir>/<name>.png`` for each.
+
+    Args:
+      names: figure names (a list, or one name); None renders every registered figure.
+      out_dir: folder to write into (created if missing).
+      progress: show a progress bar (tqdm); None shows one for more than 3 figures.
+
+    Returns:
+      list of the written ``Path``s, in the order of ``names`` (sorted by name when None).
+
+    Raises:
+      UsageError: an unknown name, or ``out_dir`` cannot be created.
+    """
+    import matplotlib.pyplot as plt
+    from tqdm.auto import tqdm
+
+    entries = _select(names)
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise UsageError(f"--out {out_dir} is a file, not a folder; pass a folder path") from None
+    except OSError as e:
+        raise UsageError(f"cannot create the output folder {out_dir}: {e.strerror}; pass another --out") from None
+
+    show = len(entries) > 3 if progress is None else bool(progress)
+    written = []
+    for entry in tqdm(entries, desc="figures", unit="fig", disable=not show):
+        with figure_style(entry.figsize):
+            fig = _build(entry)
+            try:
+                path = out_dir / f"{entry.name}.png"
+                _save_png(fig, path)
+            except OSError as e:
+                raise UsageError(f"cannot write {path}: {e.strerror}; pass a writable --out folder") from None
+            finally:
+                plt.close(fig)
+        written.append(path)
+    return written

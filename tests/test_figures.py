@@ -1,0 +1,197 @@
+"""The figure registry, the seed CNN-basics figures and ``python -m tfgraph_lessons.figures``.
+
+Numbers are checked against plain NumPy; the command runs in a subprocess four
+times (each start imports TensorFlow, a few seconds).
+"""
+import math
+import os
+import re
+import subprocess
+import sys
+
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")  # this process draws too; no display needed
+
+from tfgraph_lessons import figures  # noqa: E402
+from tfgraph_lessons.core.errors import UsageError  # noqa: E402
+from tfgraph_lessons.figures import conv_basics  # noqa: E402
+
+SEED_FIGURES = {
+    "conv_slide_example",
+    "conv_three_channels",
+    "padding_stride",
+    "relu",
+    "min_max_normalisation",
+}
+SLIDE_OUTPUT = [[9, 7, 9, 5, 0], [1, 13, 14, 9, 5]]  # as printed on the slide
+
+
+def numpy_conv2d(image, kernel, stride=1):
+    """VALID cross-correlation (what tf.nn.conv2d computes) by a sliding window.
+
+    image ``[H, W]`` or ``[H, W, C]``, kernel ``[kh, kw]`` or ``[kh, kw, C]``.
+    """
+    image, kernel = np.asarray(image), np.asarray(kernel)
+    kh, kw = kernel.shape[:2]
+    out_h = (image.shape[0] - kh) // stride + 1
+    out_w = (image.shape[1] - kw) // stride + 1
+    out = np.zeros([out_h, out_w], np.int64)
+    for i in range(out_h):
+        for j in range(out_w):
+            window = image[i * stride:i * stride + kh, j * stride:j * stride + kw]
+            out[i, j] = np.sum(window * kernel)
+    return out
+
+
+def run_cli(*args):
+    """``python -m tfgraph_lessons.figures ARGS`` -> CompletedProcess (text)."""
+    return subprocess.run(
+        [sys.executable, "-m", "tfgraph_lessons.figures", *map(str, args)],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+
+
+# TensorFlow 2.21 writes absl/C++ start-up lines to stderr whatever TF_CPP_MIN_LOG_LEVEL says.
+_TF_NOISE = re.compile(r"^([IWEF]\d{4} |WARNING: All log messages before absl|To enable the following)")
+
+
+def user_lines(stderr):
+    """stderr without TensorFlow's start-up log lines and progress bars."""
+    return [l for l in stderr.splitlines() if l.strip() and not _TF_NOISE.match(l) and "fig/s" not in l]
+
+
+# ----------------------------------------------------------------------------- the numbers
+
+
+def test_slide_conv_example_matches_slide_and_numpy():
+    ex = conv_basics.slide_conv_example()
+    assert ex["image"].shape == (3, 6) and ex["kernel"].shape == (2, 2)
+    np.testing.assert_array_equal(ex["output"], SLIDE_OUTPUT)
+    np.testing.assert_array_equal(ex["output"], numpy_conv2d(ex["image"], ex["kernel"]))
+    assert ex["image"].min() >= 0 and ex["image"].max() <= 5  # small integers, as on a slide
+
+
+def test_three_channel_example_sums_to_22():
+    ex = conv_basics.three_channel_example()
+    image, kernel = ex["image"], ex["kernel"]
+    assert image.shape == (3, 3, 3) and kernel.shape == (2, 2, 3)
+    r, c = ex["position"]
+    assert ex["total"] == 22 == ex["output"][r, c]
+    # every output value: TF over all channels == NumPy over all channels == sum of per-channel parts
+    np.testing.assert_array_equal(ex["output"], numpy_conv2d(image, kernel))
+    for i in range(3):
+        np.testing.assert_array_equal(ex["per_channel"][i], numpy_conv2d(image[:, :, i], kernel[:, :, i]))
+    np.testing.assert_array_equal(ex["per_channel"].sum(axis=0), ex["output"])
+    products = [np.sum(image[r:r + 2, c:c + 2, i] * kernel[:, :, i]) for i in range(3)]
+    assert list(ex["partial_sums"]) == products and sum(products) == 22
+
+
+def test_padding_and_stride_sizes_follow_the_formula():
+    n, k = 7, 3
+    cases = conv_basics.padding_stride_example(n, k)
+    got = {(c["padding"], c["stride"]): c for c in cases}
+    assert {key: v["output_shape"] for key, v in got.items()} == {
+        ("VALID", 1): (5, 5), ("SAME", 1): (7, 7), ("VALID", 2): (3, 3), ("SAME", 2): (4, 4)}
+    for (padding, s), case in got.items():
+        expect = math.ceil(n / s) if padding == "SAME" else math.ceil((n - k + 1) / s)
+        assert case["static_shape"] == case["output_shape"] == (expect, expect)
+        # VALID output = floor((n - k) / s) + 1, the same number written the other way
+        if padding == "VALID":
+            assert expect == (n - k) // s + 1
+        # the padding TF added makes the window positions fit: (out - 1) * s + k <= n + pads
+        top, bottom, left, right = case["pad"]
+        assert (expect - 1) * s + k <= n + top + bottom
+        assert (padding == "VALID") == (case["pad"] == (0, 0, 0, 0))
+
+
+def test_relu_curve_and_min_max():
+    x, y = conv_basics.relu_curve([-2.0, -0.5, 0.0, 0.5, 3.0])
+    np.testing.assert_array_equal(y, np.maximum(x, 0))
+    ex = conv_basics.min_max_example()
+    f, z = ex["features"], ex["normalised"]
+    np.testing.assert_allclose(z, (f - f.min(0)) / (f.max(0) - f.min(0)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(z.min(0), 0.0, atol=1e-7)
+    np.testing.assert_allclose(z.max(0), 1.0, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- the registry
+
+
+def test_registry_knows_the_seed_figures_and_rejects_unknown_names():
+    figures.load_all()
+    assert SEED_FIGURES <= set(figures.FIGURES)
+    assert "tfgraph_lessons.figures.conv_basics" in figures.MODULES
+    with pytest.raises(UsageError, match=r"unknown figure 'nope'.*known figures: .*relu"):
+        figures.render(["nope"], "unused")
+    with pytest.raises(ValueError, match="already registered"):
+        figures.register("relu", "another function under a taken name")(lambda: None)
+
+
+def test_render_is_atomic_and_closes_figures(tmp_path):
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    paths = figures.render(["relu"], tmp_path / "new" / "dir")
+    assert paths == [tmp_path / "new" / "dir" / "relu.png"]
+    assert [p.name for p in (tmp_path / "new" / "dir").iterdir()] == ["relu.png"]  # no temp file left
+    assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plt.get_fignums() == before
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(UsageError, match="not a folder"):
+        figures.render(["relu"], tmp_path / "a_file")
+
+
+# ----------------------------------------------------------------------------- the command line
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory):
+    """One full CLI run into a fresh folder: (CompletedProcess, folder)."""
+    out = tmp_path_factory.mktemp("figures_a")
+    return run_cli("--out", out), out
+
+
+def test_cli_list_names_every_seed_figure():
+    res = run_cli("--list")
+    assert res.returncode == 0, res.stderr
+    listed = {line.split()[0] for line in res.stdout.splitlines() if line.strip()}
+    assert SEED_FIGURES <= listed
+    for line in res.stdout.splitlines():
+        assert len(line.split(None, 1)) == 2  # name and description
+
+
+def test_cli_full_run_writes_every_png(full_run):
+    res, out = full_run
+    assert res.returncode == 0, res.stderr
+    assert {p.name for p in out.iterdir()} == {f"{n}.png" for n in figures.load_all()}
+
+
+def test_cli_only_writes_that_png_with_the_same_bytes(full_run, tmp_path):
+    _, out_a = full_run
+    res = run_cli("--only", "conv_slide_example", "--out", tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["conv_slide_example.png"]
+    # a second process writes byte-identical files
+    assert (tmp_path / "conv_slide_example.png").read_bytes() == (out_a / "conv_slide_example.png").read_bytes()
+
+
+def test_rerun_writes_identical_bytes(full_run, tmp_path):
+    _, out_a = full_run
+    paths = figures.render(None, tmp_path, progress=False)  # this process, another folder
+    assert len(paths) == len(list(out_a.iterdir()))
+    for p in paths:
+        assert p.read_bytes() == (out_a / p.name).read_bytes(), f"{p.name} differs between runs"
+
+
+def test_cli_unknown_name_is_one_line_and_exit_2(tmp_path):
+    res = run_cli("--only", "no_such_figure", "--out", tmp_path)
+    assert res.returncode == 2
+    lines = user_lines(res.stderr)
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith("error: unknown figure 'no_such_figure'")
+    assert "relu" in lines[0] and "--list" in lines[0]
+    assert list(tmp_path.iterdir()) == []
