@@ -99,3 +99,90 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
     assert after["steps"] == full["steps"]
     assert [h["epoch"] for h in after["history"]] == list(range(1, 13))
     assert abs(after["test_accuracy"] - full["test_accuracy"]) <= 0.03
+
+
+def test_history_has_train_val_test_per_epoch_and_figures(tmp_path):
+    m = cnn_cifar.run(cnn_cifar.CNNConfig(dataset="digits", epochs=2, out=str(tmp_path),
+                                          snapshot_steps=(1, 3)))
+    for entry in m["history"]:
+        for key in ("train_loss", "train_eval_accuracy", "val_accuracy", "val_loss",
+                    "test_accuracy", "test_loss"):
+            assert key in entry, key
+    assert m["history"][-1]["test_accuracy"] == pytest.approx(m["test_accuracy"])
+    cm = m["confusion_matrix"]
+    assert sum(map(sum, cm)) == m["test_examples"] == 359
+    assert sum(cm[i][i] for i in range(10)) / 359 == pytest.approx(m["test_accuracy"], abs=1e-6)
+    figs = {p.name for p in (tmp_path / "figures").glob("*.png")}
+    assert {"learning_curves.png", "confusion_matrix.png", "filters.png", "feature_maps.png",
+            "filters_over_time.png"} <= figs
+    import numpy as np
+    with np.load(tmp_path / "snapshots.npz") as f:
+        assert list(f["steps"]) == [1, 3, m["steps"]] and m["steps"] > 3
+        assert f["kernel_1"].shape == (7, 7, 1, 28)
+        assert not np.allclose(f["kernel_1"], f[f"kernel_{m['steps']}"])  # the filters moved
+
+
+def test_overfitting_experiment_has_both_arms(tmp_path, capsys):
+    status, out, _ = run_cli(["--dataset", "digits", "--experiment", "overfitting", "--fast",
+                              "--out", str(tmp_path)], capsys)
+    assert status == 0
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(m["arms"]) == {"no_regularization", "dropout_augment"}
+    assert m["arms"]["no_regularization"]["dropout"] is False
+    assert m["arms"]["dropout_augment"]["augment"] is True
+    for arm in m["arms"].values():
+        assert arm["gap"] == pytest.approx(arm["train_accuracy"] - arm["test_accuracy"])
+    assert (tmp_path / "figures" / "overfitting.png").is_file()
+    assert (tmp_path / "no_regularization" / "metrics.json").is_file()
+    assert "slides             train 100%  test 69%" in out
+
+
+def test_image_size_the_network_cannot_take(tmp_path, capsys, monkeypatch):
+    from tfgraph_lessons import nets
+
+    def needs_32px(images, num_classes, is_training, keep_prob=1.0, wd=None):
+        if images.shape[1] < 32:
+            raise ValueError(f"[needs_32px] needs 32x32 images, got shape {images.shape}")
+        raise AssertionError("not reached with digits")
+
+    nets.get("slide_cnn")  # load the registry before adding to it
+    monkeypatch.setitem(nets.NETS, "needs_32px", needs_32px)
+    status, _, err = run_cli(["--dataset", "digits", "--model", "needs_32px",
+                              "--out", str(tmp_path)], capsys)
+    assert status == 2
+    assert "--model needs_32px cannot take the digits images (8x8x1)" in error_line(err)
+
+
+def test_log_placement_shows_the_convolutions(tmp_path, capsys):
+    status, out, _ = run_cli(["--dataset", "digits", "--fast", "--device", "cpu",
+                              "--log-placement", "--out", str(tmp_path)], capsys)
+    assert status == 0
+    report = (tmp_path / "placement.txt").read_text()
+    assert "Conv2D" in report and "-> /CPU:0" in report
+    assert "placement of the slide_cnn ops" in out
+
+
+def test_missing_gpu_falls_back_with_a_notice(tmp_path, capsys):
+    from tfgraph_lessons.core.device import available_gpus
+    if available_gpus():
+        pytest.skip("this machine has a GPU")
+    status, _, err = run_cli(["--dataset", "digits", "--fast", "--device", "gpu",
+                              "--out", str(tmp_path)], capsys)
+    assert status == 0
+    assert "running on /CPU:0" in err
+    assert json.loads((tmp_path / "metrics.json").read_text())["device"] == "/CPU:0"
+
+
+def test_snapshot_figure_is_registered(tmp_path, monkeypatch):
+    from tfgraph_lessons import figures
+    from tfgraph_lessons.figures import cnn as cnn_figures
+
+    monkeypatch.setenv(cnn_figures.RUN_ENV, str(tmp_path / "no_run"))
+    figures.load_all()
+    assert "cnn_filters_over_time" in figures.FIGURES
+    with pytest.raises(figures.FigureUnavailable, match="run python -m tfgraph_lessons.cnn_cifar"):
+        figures.render(["cnn_filters_over_time"], tmp_path / "figs")
+    cnn_cifar.run(cnn_cifar.CNNConfig(dataset="digits", fast=True, out=str(tmp_path / "run")))
+    monkeypatch.setenv(cnn_figures.RUN_ENV, str(tmp_path / "run"))
+    (path,) = figures.render(["cnn_filters_over_time"], tmp_path / "figs")
+    assert path.stat().st_size > 10_000

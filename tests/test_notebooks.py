@@ -24,8 +24,12 @@ def test_stored_without_outputs(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_runs_twice(path, tmp_path, monkeypatch):
+def test_notebook_runs_twice(path, tmp_path, monkeypatch, request):
     monkeypatch.setenv("TFGRAPH_FAST", "1")
+    try:  # real CIFAR-10 where ../shared/data has it; the notebooks fall back to digits
+        monkeypatch.setenv("TFGRAPH_DATA", str(request.getfixturevalue("cifar10_root")))
+    except pytest.skip.Exception:
+        pass
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
     nb = nbformat.read(str(path), as_version=4)
     client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",

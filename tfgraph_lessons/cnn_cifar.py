@@ -1,15 +1,25 @@
 """CNN chapter: train the slides' network on CIFAR-10 (the project's main job).
 
     python -m tfgraph_lessons.cnn_cifar [--dataset cifar10|cifar100|mnist|svhn|digits]
-        [--model slide_cnn] [--no-dropout] [--no-augment] [shared lesson options]
+        [--model slide_cnn|resnet20|...] [--optimizer momentum|adam] [--lr LR]
+        [--weight-decay WD] [--no-dropout] [--no-augment] [--experiment overfitting]
+        [--log-placement] [shared lesson options]
 
 The slides' scheme: ``x_ = placeholder([None, height, width, color_ch])``,
-``y_`` for the labels, the network of :mod:`tfgraph_lessons.nets.slide_cnn`,
-softmax cross-entropy, then mini-batch training in a Session
-(:class:`tfgraph_lessons.core.runner.Trainer`), validated every epoch and
-evaluated once on the test set.
+``y_`` for the labels, the network of :mod:`tfgraph_lessons.nets.slide_cnn`
+(``w1 [7, 7, color_ch, 28]``, ``w2 [5, 5, 28, 64]``, pooling, a fully
+connected layer, dropout, softmax), cross-entropy plus weight decay, then
+mini-batch training in a Session (:class:`tfgraph_lessons.core.runner.Trainer`),
+validated and tested after every epoch.
 
-Writes ``OUT/metrics.json``, ``OUT/logs/`` (TensorBoard) and ``OUT/checkpoints/``.
+``--experiment overfitting`` reproduces the slides' story ("training set
+accuracy 100%, test set accuracy 69%"): the same network trained twice, once
+without dropout and augmentation and once with them, both curves in one figure.
+
+Writes ``OUT/metrics.json``, ``OUT/figures/*.png`` (learning curves, confusion
+matrix, misclassified test images, first-layer filters, feature maps at each
+depth, filters and feature maps over training), ``OUT/snapshots.npz``,
+``OUT/logs/`` (TensorBoard) and ``OUT/checkpoints/``.
 Taught in ``notebooks/04_cnn.ipynb``.
 """
 import dataclasses
@@ -17,12 +27,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
 
 from tfgraph_lessons import data as datasets
 from tfgraph_lessons import nets
-from tfgraph_lessons.core import cli
-from tfgraph_lessons.core.device import resolve_device, session_config
+from tfgraph_lessons.core import cli, plots
+from tfgraph_lessons.core.device import (format_placement, placement_report, resolve_device,
+                                         session_config)
 from tfgraph_lessons.core.errors import UsageError
 from tfgraph_lessons.core.graph import new_graph, tf1
 from tfgraph_lessons.core.io import write_json
@@ -32,6 +44,7 @@ from tfgraph_lessons.data import preprocess
 
 LESSON = "cnn_cifar"
 MIRROR_SAFE = {"cifar10", "cifar100"}  # data sets whose labels survive a horizontal flip
+EXPERIMENTS = ("overfitting",)
 
 
 @dataclass
@@ -40,20 +53,24 @@ class CNNConfig:
 
     dataset: str = "cifar10"
     model: str = "slide_cnn"
-    epochs: int = 10
+    epochs: int = 30             # ~13 minutes of the slide CNN on two laptop cores
     steps: int = None            # overrides epochs when set
     batch_size: int = 128
-    optimizer: str = "momentum"  # momentum (SGD + Nesterov-free momentum 0.9) or adam
-    lr: float = 0.01             # slides (AlexNet): SGD lr 0.01, dropped 10x on plateaus
+    optimizer: str = "momentum"  # SGD with momentum 0.9 (AlexNet's), or adam
+    lr: float = 0.01             # slides (AlexNet): lr 0.01, divided by 10 twice
     momentum: float = 0.9
-    lr_drops: tuple = (0.5, 0.75)  # fractions of the run where lr is divided by 10
+    lr_drops: tuple = (0.5, 0.75)  # fractions of the run after which lr is divided by 10
     weight_decay: float = 5e-4   # slides (AlexNet): 0.0005
     dropout: bool = True
     keep_prob: float = 0.5       # slides: dropout 0.5
     augment: bool = True         # random shifts (pad H/8, crop) + flips where labels allow
     val_size: int = 5000         # held out of the training set for validation
+    train_eval_size: int = 5000  # training examples re-evaluated without dropout each epoch
     train_limit: int = 0         # use only the first N training examples (0: all)
     test_limit: int = 0
+    snapshot_steps: tuple = (1, 200, 1000)  # record filters + feature maps here (and at the end)
+    experiment: str = None       # "overfitting": train without and with dropout + augmentation
+    log_placement: bool = False  # print which device each op ran on
     data_dir: str = None
     out: str = None
     device: str = "auto"
@@ -63,10 +80,13 @@ class CNNConfig:
 
 
 def fast_config(config):
-    """The smoke-sized version of ``config`` (``--fast``): a minute or less on two cores."""
+    """The smoke-sized version of ``config`` (``--fast``): seconds to a minute on two cores."""
     return dataclasses.replace(
         config, epochs=1 if config.steps is None else config.epochs, train_limit=2000,
-        val_size=500, test_limit=1000, fast=True)
+        val_size=500, test_limit=1000, train_eval_size=500, snapshot_steps=(1, 5), fast=True)
+
+
+# --------------------------------------------------------------------------- the graph
 
 
 def build_graph(config, image_shape, num_classes, mean, std, train_steps):
@@ -77,11 +97,15 @@ def build_graph(config, image_shape, num_classes, mean, std, train_steps):
       image_shape: ``(height, width, color_ch)`` of the data set.
       num_classes: number of labels.
       mean, std: per-channel statistics of the training images (0..255 scale),
-        baked into the graph as constants so uint8 batches are fed as they are.
+        baked into the graph as constants, so uint8 batches are fed as they are
+        (a quarter of the bytes of float32, and no float64 anywhere).
       train_steps: the run's total steps (for the learning-rate schedule).
     Returns:
-      dict of named tensors: images, labels, is_training, logits, loss,
-      accuracy, train_op, global_step, learning_rate, end_points.
+      dict of named tensors: images (the ``x_`` placeholder), labels (``y_``),
+      is_training, logits, predictions, loss, cross_entropy, accuracy,
+      train_op, global_step, learning_rate, end_points.
+    Raises:
+      UsageError: the network cannot take images of this size.
     """
     height, width, color_ch = image_shape
     x_ = tf1.placeholder(tf.uint8, [None, height, width, color_ch], name="x_")  # raw pixels
@@ -92,18 +116,21 @@ def build_graph(config, image_shape, num_classes, mean, std, train_steps):
             std, tf.float32)                                  # [b, H, W, C], mean 0, std 1
     builder = nets.get(config.model)
     keep_prob = config.keep_prob if config.dropout else 1.0
-    logits, end_points = builder(images, num_classes, is_training, keep_prob=keep_prob,
-                                 wd=config.weight_decay or None)
+    try:
+        logits, end_points = builder(images, num_classes, is_training, keep_prob=keep_prob,
+                                     wd=config.weight_decay or None)
+    except ValueError as e:
+        raise UsageError(f"--model {config.model} cannot take the {config.dataset} images "
+                         f"({height}x{width}x{color_ch}): {e}") from None
     with tf.name_scope("loss"):
         xent = tf.reduce_mean(
             tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_, logits=logits))
         loss = xent + weight_decay_loss()
     with tf.name_scope("accuracy"):
-        correct = tf.equal(tf.argmax(logits, 1), y_)
-        accuracy = tf.reduce_mean(tf.cast(correct, tf.float32))
+        predictions = tf.argmax(logits, 1)
+        accuracy = tf.reduce_mean(tf.cast(tf.equal(predictions, y_), tf.float32))
     global_step = tf1.train.get_or_create_global_step()
-    boundaries = [max(1, int(f * train_steps)) for f in config.lr_drops]
-    boundaries = sorted(set(boundaries))
+    boundaries = sorted({max(1, int(f * train_steps)) for f in config.lr_drops})
     values = [config.lr * 0.1 ** i for i in range(len(boundaries) + 1)]
     learning_rate = tf1.train.piecewise_constant(global_step, boundaries, values)
     if config.optimizer == "momentum":
@@ -111,14 +138,27 @@ def build_graph(config, image_shape, num_classes, mean, std, train_steps):
     elif config.optimizer == "adam":
         opt = tf1.train.AdamOptimizer(learning_rate)
     else:
-        raise UsageError(f"unknown optimizer {config.optimizer!r}; use momentum or adam")
+        raise UsageError(f"unknown --optimizer {config.optimizer!r}; use momentum or adam")
     train_op = opt.minimize(loss, global_step=global_step)
     tf1.summary.scalar("learning_rate", learning_rate)
     tf1.summary.image("inputs", x_, max_outputs=4)
     return {"images": x_, "labels": y_, "is_training": is_training, "logits": logits,
-            "loss": loss, "cross_entropy": xent, "accuracy": accuracy,
-            "train_op": train_op, "global_step": global_step,
+            "predictions": predictions, "loss": loss, "cross_entropy": xent,
+            "accuracy": accuracy, "train_op": train_op, "global_step": global_step,
             "learning_rate": learning_rate, "end_points": end_points}
+
+
+def conv_end_points(end_points):
+    """The 4-D end points (convolutions and poolings) in depth order."""
+    return {k: v for k, v in end_points.items() if v.shape.rank == 4}
+
+
+def first_layer_kernel():
+    """The first trainable 4-D variable of the graph: the first layer's filters."""
+    return next(v for v in tf1.trainable_variables() if v.shape.rank == 4)
+
+
+# --------------------------------------------------------------------------- data
 
 
 def load_splits(config):
@@ -126,8 +166,8 @@ def load_splits(config):
     ds = datasets.load(config.dataset, config.data_dir)
     train_images, train_labels = ds.train_images, ds.train_labels
     if config.train_limit:
-        train_images, train_labels = train_images[:config.train_limit], train_labels[
-            :config.train_limit]
+        train_images = train_images[:config.train_limit]
+        train_labels = train_labels[:config.train_limit]
     val_fraction = min(config.val_size / len(train_images), 0.5) if config.val_size else 0.0
     if val_fraction:
         train, val = preprocess.split(train_images, train_labels, val_fraction, seed=config.seed)
@@ -140,87 +180,331 @@ def load_splits(config):
     return ds, train, val, (test_images, test_labels)
 
 
-def run(config):
-    """Train and evaluate; returns the metrics dict (also written to ``OUT/metrics.json``)."""
-    if config.fast:
-        config = fast_config(config)
-    if config.epochs is not None and config.epochs < 0:
-        raise UsageError(f"--epochs must be >= 0, got {config.epochs}")
-    out = Path(config.out or Path("runs") / LESSON)
-    device = resolve_device(config.device)
-    nets.get(config.model)  # unknown --model: fail before loading data
-    ds, train, val, test = load_splits(config)
-    mean, std = preprocess.channel_stats(train[0])
-    n_steps = config.steps if config.steps is not None else config.epochs * max(
-        1, len(train[0]) // config.batch_size)
-    start = time.time()
+def augmenter(dataset, image_shape):
+    """The batch augmentation for a data set: ``fn(images, labels, rng)``.
 
-    # Shift by up to 1/8 of the image (4 pixels on CIFAR's 32, 1 on the 8x8 digits);
-    # mirror only natural images: a flipped digit is another symbol.
-    pad = max(1, round(ds.image_shape[0] / 8))
-    flip = config.dataset in MIRROR_SAFE
+    Shifts by up to 1/8 of the image (4 pixels on CIFAR's 32, 1 on the 8x8
+    digits); mirrors only natural images, since a flipped digit is another symbol.
+    """
+    pad = max(1, round(image_shape[0] / 8))
+    flip = dataset in MIRROR_SAFE
 
     def augment(images, labels, rng):
         return preprocess.augment(images, rng, crop_padding=pad, flip=flip), labels
+    return augment
+
+
+# --------------------------------------------------------------------------- snapshots
+
+
+class Snapshots:
+    """First-layer filters and feature maps of one image, recorded at chosen steps.
+
+    The slides' "Iteration 1000 vs Iteration 200,000": what the filters look
+    like early and late in one run. Saved to ``OUT/snapshots.npz`` as they are
+    taken, so a resumed run keeps the ones taken before it was killed.
+    """
+
+    def __init__(self, path, steps, kernel, end_points, image, resume=False):
+        self.path, self.steps = Path(path), set(int(s) for s in steps)
+        self.kernel, self.image = kernel, image
+        self.layers = conv_end_points(end_points)
+        self.records = {}
+        if resume and self.path.is_file():
+            with np.load(self.path) as f:
+                for step in f["steps"]:
+                    self.records[int(step)] = {
+                        "kernel": f[f"kernel_{step}"],
+                        "maps": {k: f[f"map_{step}_{k}"] for k in self.layers if
+                                 f"map_{step}_{k}" in f}}
+
+    def take(self, trainer, step):
+        kernel, maps = trainer.sess.run([self.kernel, self.layers],
+                                        {trainer.model["images"]: self.image[None]})
+        self.records[step] = {"kernel": kernel, "maps": {k: v[0] for k, v in maps.items()}}
+        self.save()
+
+    def on_step(self, trainer, step):
+        if step in self.steps:
+            self.take(trainer, step)
+
+    def save(self):
+        arrays = {"steps": np.array(sorted(self.records)), "image": self.image}
+        for step, rec in self.records.items():
+            arrays[f"kernel_{step}"] = rec["kernel"]
+            for name, fmap in rec["maps"].items():
+                arrays[f"map_{step}_{name}"] = fmap
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.tmp.npz")
+        np.savez_compressed(tmp, **arrays)
+        tmp.replace(self.path)
+
+
+def snapshots_figure(path, layer=None, channels=6):
+    """Filters and feature maps over training, one row per recorded step, from ``snapshots.npz``."""
+    from matplotlib.figure import Figure
+
+    with np.load(path) as f:
+        steps = [int(s) for s in f["steps"]]
+        image = f["image"]
+        kernels = [f[f"kernel_{s}"] for s in steps]
+        map_keys = sorted(k for k in f.files if k.startswith(f"map_{steps[0]}_"))
+        names = [k[len(f"map_{steps[0]}_"):] for k in map_keys]
+        layer = layer or (names[0] if names else None)
+        maps = [f[f"map_{s}_{layer}"] for s in steps] if layer else []
+    n_filters = min(12, kernels[0].shape[-1])
+    cols = n_filters + (channels + 1 if maps else 0)
+    fig = Figure(figsize=(0.75 * cols + 1.4, 0.9 * len(steps) + 0.9), layout="constrained")
+    axes = np.array(fig.subplots(len(steps), cols)).reshape(len(steps), cols)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.spines[:].set_visible(False)
+    for r, step in enumerate(steps):
+        imgs = plots.normalise_filters(kernels[r])
+        for c in range(n_filters):
+            img = imgs[c]
+            axes[r, c].imshow(img if img.shape[-1] == 3 else img[..., 0],
+                              cmap=None if img.shape[-1] == 3 else "gray")
+        axes[r, 0].set_ylabel(f"step {step}", rotation=0, ha="right", va="center", fontsize=9)
+        if maps:
+            img = image if image.shape[-1] == 3 else image[..., 0]
+            axes[r, n_filters].imshow(img, cmap=None if image.shape[-1] == 3 else "gray")
+            for c in range(min(channels, maps[r].shape[-1])):
+                axes[r, n_filters + 1 + c].imshow(maps[r][..., c], cmap="viridis")
+    axes[0, 0].set_title("first-layer filters", loc="left", fontsize=9)
+    if maps:
+        axes[0, n_filters].set_title(f"image -> {layer} feature maps", loc="left", fontsize=9)
+    fig.suptitle("What the network learned: filters and feature maps during training")
+    return fig
+
+
+# --------------------------------------------------------------------------- one run
+
+
+def train_and_evaluate(config, out, splits=None, label=None):
+    """Train one network and evaluate it; write ``out/metrics.json`` and ``out/figures``.
+
+    Args:
+      config: a :class:`CNNConfig` (not the fast one: callers apply ``fast_config``).
+      out: the run's folder.
+      splits: ``(dataset, train, val, test)`` already loaded, or None to load them.
+      label: a name for this run in printed lines (the experiment's arms).
+    Returns:
+      the metrics dict.
+    """
+    out = Path(out)
+    device = resolve_device(config.device)
+    ds, train, val, test = splits or load_splits(config)
+    mean, std = preprocess.channel_stats(train[0])
+    steps_per_epoch = max(1, len(train[0]) // config.batch_size)
+    n_steps = config.steps if config.steps is not None else config.epochs * steps_per_epoch
+    start = time.time()
+    probe = test[0][0]  # the test image whose feature maps the figures show
 
     with new_graph(seed=config.seed) as graph:
         with tf.device(device):
             model = build_graph(config, ds.image_shape, ds.num_classes, mean, std, n_steps)
+        end_points = model["end_points"]
+        snaps = Snapshots(out / "snapshots.npz", config.snapshot_steps, first_layer_kernel(),
+                          end_points, probe, resume=config.resume)
         with Trainer(graph, model, out, resume=config.resume, seed=config.seed,
                      config=session_config()) as trainer:
+            if config.log_placement:
+                placed = placement_report(trainer.sess, model["loss"], {
+                    model["images"]: train[0][:2], model["labels"]: train[1][:2]})
+                report = format_placement(placed)
+                print(f"placement of the {config.model} ops (device requested: {device}):\n"
+                      f"{report}")
+                (out / "placement.txt").write_text(report + "\n")
+
+            def test_each_epoch(t, entry):
+                ev = t.evaluate(*test)
+                entry.update({f"test_{k}": v for k, v in ev.items()})
+
             history = trainer.fit(
                 train, val, epochs=None if config.steps is not None else config.epochs,
                 steps=config.steps, batch_size=config.batch_size,
-                batch_fn=augment if config.augment else None)
-            test_metrics = trainer.evaluate(*test)
-            ips = trainer.images_per_second
-            steps = trainer.step
+                batch_fn=augmenter(config.dataset, ds.image_shape) if config.augment else None,
+                train_eval_size=config.train_eval_size, on_epoch_end=test_each_epoch,
+                on_step=snaps.on_step)
+            snaps.take(trainer, trainer.step)  # the final filters
+            final = trainer.evaluate(*test)
+            predictions = trainer.predict(test[0], fetch="predictions")
+            maps = trainer.sess.run(conv_end_points(end_points),
+                                    {model["images"]: probe[None]})
+            kernel = trainer.sess.run(first_layer_kernel())
+            ips, steps = trainer.images_per_second, trainer.step
+
     last = history[-1] if history else {}
+    cm = plots.confusion_matrix(test[1], predictions, ds.num_classes)
     metrics = {
         "lesson": LESSON,
         "dataset": config.dataset,
         "model": config.model,
-        "test_accuracy": test_metrics.get("accuracy"),
-        "test_loss": test_metrics["loss"],
+        "test_accuracy": final.get("accuracy"),
+        "test_loss": final["loss"],
         "val_accuracy": last.get("val_accuracy"),
-        "train_accuracy": last.get("train_accuracy"),
+        "train_accuracy": last.get("train_eval_accuracy", last.get("train_accuracy")),
+        "train_loss": last.get("train_eval_loss", last.get("train_loss")),
         "images_per_second": ips,
         "wall_seconds": round(time.time() - start, 2),
         "device": device,
         "steps": steps,
         "epochs": len(history),
+        "test_examples": len(test[0]),
+        "confusion_matrix": cm,
         "history": history,
         "config": dataclasses.asdict(config),
     }
     write_json(out / "metrics.json", metrics)
-    print(f"{config.dataset} {config.model}: test accuracy {100 * metrics['test_accuracy']:.2f}%"
-          f" ({len(test[0])} images), {metrics['wall_seconds']:.0f} s, "
+    write_run_figures(out / "figures", metrics, ds, test, predictions, cm, kernel, probe, maps,
+                      out / "snapshots.npz", title=label)
+    name = f"[{label}] " if label else ""
+    print(f"{name}{config.dataset} {config.model}: test accuracy "
+          f"{100 * metrics['test_accuracy']:.2f}% ({len(test[0])} images), train accuracy "
+          f"{100 * (metrics['train_accuracy'] or 0):.1f}%, {metrics['wall_seconds']:.0f} s, "
           f"{ips or 0:.0f} images/s on {device}; wrote {out / 'metrics.json'}")
     return metrics
 
 
-def main(argv=None):
+def write_run_figures(fig_dir, metrics, ds, test, predictions, cm, kernel, probe, maps,
+                      snapshots_path, title=None):
+    """The run's figures: learning curves, confusion matrix, misclassified examples,
+    first-layer filters, feature maps at each depth, filters over training."""
+    fig_dir = Path(fig_dir)
+    names = list(ds.class_names)
+    what = f"{metrics['model']} on {metrics['dataset']}" + (f" ({title})" if title else "")
+    plots.save_figure(plots.learning_curves({what: metrics["history"]},
+                                            title=f"Learning curves: {what}"),
+                      fig_dir / "learning_curves.png")
+    plots.save_figure(plots.confusion_figure(cm, names), fig_dir / "confusion_matrix.png")
+    wrong = np.flatnonzero(predictions != test[1])[:24]
+    if len(wrong):
+        titles = [f"{names[test[1][i]]}\n-> {names[predictions[i]]}" for i in wrong]
+        plots.save_figure(plots.image_grid(test[0][wrong], titles, cols=8,
+                                           title="Misclassified test images (true -> predicted)"),
+                          fig_dir / "misclassified.png")
+    plots.save_figure(plots.filters_figure([kernel], ["final"],
+                                           suptitle=f"First-layer filters {kernel.shape}"),
+                      fig_dir / "filters.png")
+    plots.save_figure(plots.feature_maps_figure(
+        probe, {k: v[0] for k, v in maps.items()},
+        suptitle="Feature maps of one test image, layer by layer "
+                 "(deeper layers: smaller, more abstract)"), fig_dir / "feature_maps.png")
+    if Path(snapshots_path).is_file():
+        plots.save_figure(snapshots_figure(snapshots_path), fig_dir / "filters_over_time.png")
+
+
+# --------------------------------------------------------------------------- the experiment
+
+OVERFITTING_ARMS = {
+    # name: (dropout, augment)
+    "no_regularization": (False, False),
+    "dropout_augment": (True, True),
+}
+
+
+def overfitting_experiment(config, out):
+    """The slides' overfitting story: the same network without and with dropout + augmentation.
+
+    Each arm is a full run in ``out/<arm>/``; ``out/metrics.json`` holds both
+    arms' final numbers and ``out/figures/overfitting.png`` both curves.
+    """
+    out = Path(out)
+    splits = load_splits(config)  # loaded once, shared by both arms
+    arms = {}
+    for arm, (dropout, augment) in OVERFITTING_ARMS.items():
+        arm_config = dataclasses.replace(config, dropout=dropout, augment=augment,
+                                         experiment=None)
+        arms[arm] = train_and_evaluate(arm_config, out / arm, splits=splits, label=arm)
+    summary = {
+        "lesson": LESSON,
+        "experiment": "overfitting",
+        "dataset": config.dataset,
+        "model": config.model,
+        "arms": {arm: {k: m[k] for k in ("train_accuracy", "val_accuracy", "test_accuracy",
+                                          "test_loss", "images_per_second", "wall_seconds",
+                                          "epochs", "steps")}
+                 | {"gap": (m["train_accuracy"] or 0) - m["test_accuracy"],
+                    "dropout": m["config"]["dropout"], "augment": m["config"]["augment"]}
+                 for arm, m in arms.items()},
+        "slides": {"train_accuracy": 1.00, "test_accuracy": 0.69},
+        "wall_seconds": round(sum(m["wall_seconds"] for m in arms.values()), 2),
+        "device": arms["no_regularization"]["device"],
+        "history": {arm: m["history"] for arm, m in arms.items()},
+        "config": dataclasses.asdict(config),
+    }
+    write_json(out / "metrics.json", summary)
+    fig = plots.learning_curves(
+        {"no dropout, no augmentation": arms["no_regularization"]["history"],
+         "dropout + augmentation": arms["dropout_augment"]["history"]},
+        title="Overfitting: training accuracy runs away from test accuracy without regularisation")
+    plots.save_figure(fig, out / "figures" / "overfitting.png")
+    for arm, m in summary["arms"].items():
+        print(f"{arm:18s} train {100 * m['train_accuracy']:.1f}%  test "
+              f"{100 * m['test_accuracy']:.1f}%  gap {100 * m['gap']:.1f} points")
+    print("slides             train 100%  test 69%")
+    return summary
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def run(config):
+    """Run the lesson as configured; returns the metrics dict (also in ``OUT/metrics.json``)."""
+    if config.fast:
+        config = fast_config(config)
+    if config.epochs is not None and config.epochs < 0:
+        raise UsageError(f"--epochs must be >= 0, got {config.epochs}")
+    if config.experiment not in (None, *EXPERIMENTS):
+        raise UsageError(f"unknown --experiment {config.experiment!r}; known: "
+                         f"{', '.join(EXPERIMENTS)}")
+    out = Path(config.out or Path("runs") / (
+        LESSON if config.experiment is None else f"{LESSON}_{config.experiment}"))
+    resolve_device(config.device, notice=lambda msg: None)  # bad --device: fail before data
+    nets.get(config.model)  # unknown --model: fail before loading data
+    if config.experiment == "overfitting":
+        return overfitting_experiment(config, out)
+    return train_and_evaluate(config, out)
+
+
+def parse_config(argv=None):
+    """The command line -> a :class:`CNNConfig`."""
     parser = cli.lesson_parser(f"python -m tfgraph_lessons.{LESSON}", __doc__.splitlines()[0])
     parser.add_argument("--dataset", default=CNNConfig.dataset,
                         help="cifar10, cifar100, mnist, svhn or digits (offline)")
-    parser.add_argument("--model", default=CNNConfig.model, help="a network from the registry")
+    parser.add_argument("--model", default=CNNConfig.model,
+                        help="a network from the registry: " + ", ".join(nets.names()))
     parser.add_argument("--optimizer", default=CNNConfig.optimizer, choices=["momentum", "adam"])
-    parser.add_argument("--lr", type=float, default=CNNConfig.lr)
+    parser.add_argument("--lr", type=float, default=CNNConfig.lr, help="initial learning rate")
     parser.add_argument("--weight-decay", type=float, default=CNNConfig.weight_decay)
-    parser.add_argument("--no-dropout", action="store_true")
-    parser.add_argument("--no-augment", action="store_true")
+    parser.add_argument("--no-dropout", action="store_true", help="keep_prob 1 in training")
+    parser.add_argument("--no-augment", action="store_true", help="no random shifts or flips")
+    parser.add_argument("--experiment", choices=EXPERIMENTS, default=None,
+                        help="overfitting: train without and with dropout + augmentation")
+    parser.add_argument("--log-placement", action="store_true",
+                        help="print (and save to OUT/placement.txt) the device of every op")
     args = parser.parse_args(argv)
     if args.dataset not in datasets.DATASETS:
         parser.error(f"unknown --dataset {args.dataset!r}; known: "
                      f"{', '.join(sorted(datasets.DATASETS))}")
-    config = CNNConfig(
+    if not args.lr > 0:
+        parser.error(f"--lr must be > 0, got {args.lr}")
+    if args.weight_decay < 0:
+        parser.error(f"--weight-decay must be >= 0, got {args.weight_decay}")
+    return CNNConfig(
         dataset=args.dataset, model=args.model, optimizer=args.optimizer, lr=args.lr,
         weight_decay=args.weight_decay, dropout=not args.no_dropout,
-        augment=not args.no_augment, data_dir=args.data_dir, out=args.out,
+        augment=not args.no_augment, experiment=args.experiment,
+        log_placement=args.log_placement, data_dir=args.data_dir, out=args.out,
         device=args.device, seed=args.seed, fast=cli.fast_mode(args.fast), resume=args.resume,
         batch_size=args.batch_size,
         epochs=args.epochs if args.epochs is not None else CNNConfig.epochs, steps=args.steps)
-    return cli.run_main(run, config)
+
+
+def main(argv=None):
+    return cli.run_main(lambda: run(parse_config(argv)))
 
 
 if __name__ == "__main__":

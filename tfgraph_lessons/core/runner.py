@@ -207,7 +207,7 @@ class Trainer:
 
     def fit(self, train, val=None, *, epochs=None, steps=None, batch_size=128, batch_fn=None,
             feed_extra=None, checkpoint_steps=None, summary_steps=50, eval_batch_size=500,
-            train_eval_size=0, on_epoch_end=None):
+            train_eval_size=0, on_epoch_end=None, on_step=None):
         """Train until ``steps`` global steps, or ``epochs`` epochs, have run in total.
 
         Args:
@@ -225,7 +225,10 @@ class Trainer:
           train_eval_size: if > 0, also evaluate this many training examples in
             inference mode after each epoch (``train_eval_accuracy``): the honest
             training accuracy, without dropout, that the overfitting lesson compares.
-          on_epoch_end: ``fn(trainer, entry)`` called after each epoch's entry is recorded.
+          on_epoch_end: ``fn(trainer, entry)`` called at the end of each epoch, before
+            the entry is printed and recorded: it may add numbers to ``entry``.
+          on_step: ``fn(trainer, step)`` called after every training step (``step``
+            counts the steps done, from 1); keep it cheap.
         Returns:
           the history: one dict per epoch (``epoch``, ``step``, ``train_loss``,
           ``train_accuracy`` (running mean over the epoch's batches, dropout on),
@@ -293,6 +296,8 @@ class Trainer:
                     bar.update(1)
                     if i % 10 == 0:
                         bar.set_postfix(loss=f"{loss:.3f}")
+                    if on_step is not None:
+                        on_step(self, step)
                     if checkpoint_steps and step % checkpoint_steps == 0 and step < total:
                         self.save(step)
                         last_saved = step
@@ -311,6 +316,8 @@ class Trainer:
                     entry.update({f"val_{k}": v for k, v in ev.items()})
                     self._write_scalars(self.val_writer, step, ev)
                 entry["images_per_second"] = epoch_images / dt if dt > 0 else None
+                if on_epoch_end is not None:
+                    on_epoch_end(self, entry)
                 entry["wall_seconds"] = round(time.time() - run_start, 3)
                 self.history.append(entry)
                 if self._epoch_summary is not None:
@@ -318,8 +325,6 @@ class Trainer:
                 self.train_writer.flush()
                 self.val_writer.flush()
                 self._say(format_entry(entry))
-                if on_epoch_end is not None:
-                    on_epoch_end(self, entry)
                 self.save(step)
                 last_saved = step
         finally:
@@ -349,6 +354,8 @@ def format_entry(entry):
         parts.append(f"val_loss {entry['val_loss']:.4f}")
     if "val_accuracy" in entry:
         parts.append(f"val_acc {100 * entry['val_accuracy']:.1f}%")
+    if "test_accuracy" in entry:
+        parts.append(f"test_acc {100 * entry['test_accuracy']:.1f}%")
     if entry.get("images_per_second"):
         parts.append(f"{entry['images_per_second']:.0f} img/s")
     return "  ".join(parts)

@@ -40,6 +40,7 @@ import contextlib
 import dataclasses
 import importlib
 import os
+import sys
 from pathlib import Path
 
 from tfgraph_lessons.core.errors import UsageError
@@ -52,6 +53,7 @@ __all__ = [
     "MODULES",
     "STYLE",
     "FigureEntry",
+    "FigureUnavailable",
     "figure_style",
     "load_all",
     "make",
@@ -62,6 +64,7 @@ __all__ = [
 # Modules that register figures, imported by load_all(). Each lesson appends its own.
 MODULES = [
     "tfgraph_lessons.figures.conv_basics",
+    "tfgraph_lessons.figures.cnn",
 ]
 
 DEFAULT_OUT = Path("runs") / "figures"  # beside the lessons' runs/<lesson>; git-ignored
@@ -113,6 +116,14 @@ class FigureEntry:
 
 
 FIGURES = {}  # name -> FigureEntry
+
+
+class FigureUnavailable(UsageError):
+    """A figure that needs something not there yet (a training run's output).
+
+    The message says what to run first. Rendering every figure skips such a
+    figure with a notice; asking for it by name is an error (exit status 2).
+    """
 
 
 def register(name, description, figsize=DEFAULT_FIGSIZE):
@@ -263,7 +274,13 @@ def render(names=None, out_dir=DEFAULT_OUT, progress=None):
     written = []
     for entry in tqdm(entries, desc="figures", unit="fig", disable=not show):
         with figure_style(entry.figsize):
-            fig = _build(entry)
+            try:
+                fig = _build(entry)
+            except FigureUnavailable as e:
+                if names is not None:
+                    raise
+                print(f"skipped {entry.name}: {e}", file=sys.stderr)
+                continue
             try:
                 path = out_dir / f"{entry.name}.png"
                 _save_png(fig, path)

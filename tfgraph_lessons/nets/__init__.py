@@ -38,4 +38,4 @@ def names():
 
 def _load():
     # importing the modules runs their @register decorators
-    from tfgraph_lessons.nets import slide_cnn  # noqa: F401
+    from tfgraph_lessons.nets import resnet, slide_cnn  # noqa: F401

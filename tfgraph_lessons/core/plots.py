@@ -1,0 +1,169 @@
+"""Plots every lesson draws: learning curves, confusion matrix, image grids, filters,
+feature maps. Each function takes NumPy arrays and returns a matplotlib Figure;
+:func:`save_figure` writes one as a PNG atomically and reproducibly (no
+``Software`` or date chunk, so the same figure gives the same bytes).
+
+Nothing here imports pyplot at module import; the figures use the object API
+(``matplotlib.figure.Figure``), so they work without a display and show inline
+in a notebook when returned from a cell.
+"""
+import io
+import math
+
+import numpy as np
+
+from tfgraph_lessons.core.io import atomic_write_bytes
+
+DPI = 120
+
+
+def _figure(figsize):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize, layout="constrained")
+
+
+def save_figure(fig, path, dpi=DPI):
+    """Write ``fig`` to ``path`` (PNG) via a temporary file and a rename."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def learning_curves(runs, title="Learning curves"):
+    """Accuracy and loss per epoch.
+
+    Args:
+      runs: ``{label: history}``; a history is a list of per-epoch dicts with
+        any of ``train_eval_accuracy``/``train_accuracy``, ``val_accuracy``,
+        ``test_accuracy`` and the matching ``*_loss`` keys.
+    """
+    fig = _figure((11, 4.2))
+    ax_acc, ax_loss = fig.subplots(1, 2)
+    styles = {"train": "-", "val": "--", "test": ":"}
+    colors = ["tab:blue", "tab:red", "tab:green", "tab:purple"]
+    for color, (label, history) in zip(colors, runs.items()):
+        epochs = [h["epoch"] for h in history]
+        for split, style in styles.items():
+            for ax, metric in ((ax_acc, "accuracy"), (ax_loss, "loss")):
+                keys = ([f"train_eval_{metric}", f"train_{metric}"] if split == "train"
+                        else [f"{split}_{metric}"])
+                key = next((k for k in keys if all(k in h for h in history)), None)
+                if key is None or not history:
+                    continue
+                values = [h[key] * (100 if metric == "accuracy" else 1) for h in history]
+                name = f"{label}: {split}" if len(runs) > 1 else split
+                ax.plot(epochs, values, style, color=color, label=name, marker=".")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
+    for ax in (ax_acc, ax_loss):
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend(fontsize=8)
+    fig.suptitle(title)
+    return fig
+
+
+def confusion_matrix(labels, predictions, num_classes):
+    """``cm[i, j]`` = number of examples of class i predicted as class j."""
+    cm = np.zeros((num_classes, num_classes), np.int64)
+    np.add.at(cm, (np.asarray(labels), np.asarray(predictions)), 1)
+    return cm
+
+
+def confusion_figure(cm, class_names, title="Confusion matrix (test set)"):
+    """The confusion matrix as an image, counts written in the cells, rows = true class."""
+    n = len(class_names)
+    fig = _figure((1.0 + 0.6 * n, 0.8 + 0.55 * n))
+    ax = fig.subplots()
+    ax.imshow(cm, cmap="Blues")
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
+                    color="white" if cm[i, j] > cm.max() / 2 else "black")
+    ax.set_xticks(range(n), class_names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(n), class_names, fontsize=8)
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    return fig
+
+
+def image_grid(images, titles=None, cols=8, title=None, cmap=None):
+    """A grid of images (``[N, H, W, C]`` uint8 or float, or ``[N, H, W]``)."""
+    images = np.asarray(images)
+    n = len(images)
+    cols = min(cols, n) or 1
+    rows = math.ceil(n / cols) or 1
+    fig = _figure((1.4 * cols, 1.5 * rows + (0.4 if title else 0)))
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    for k, ax in enumerate(axes):
+        ax.axis("off")
+        if k >= n:
+            continue
+        img = images[k]
+        if img.ndim == 3 and img.shape[-1] == 1:
+            img = img[..., 0]
+        ax.imshow(img, cmap=cmap or ("gray" if img.ndim == 2 else None))
+        if titles is not None:
+            ax.set_title(titles[k], fontsize=7)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def normalise_filters(kernel):
+    """First-layer filters ``[kh, kw, c, n]`` -> ``n`` images ``[kh, kw, c]`` in 0..1 (each min-max scaled)."""
+    k = np.moveaxis(np.asarray(kernel, np.float64), -1, 0)  # [n, kh, kw, c]
+    lo = k.min(axis=(1, 2, 3), keepdims=True)
+    hi = k.max(axis=(1, 2, 3), keepdims=True)
+    return (k - lo) / np.where(hi > lo, hi - lo, 1.0)
+
+
+def filters_figure(kernels, titles, suptitle="First-layer filters"):
+    """One row of filters per snapshot: ``kernels`` is a list of ``[kh, kw, c, n]`` arrays."""
+    rows = len(kernels)
+    n = kernels[0].shape[-1]
+    cols = min(n, 14)
+    fig = _figure((0.75 * cols + 1.2, 0.85 * rows + 0.6))
+    axes = np.array(fig.subplots(rows, cols)).reshape(rows, cols)
+    for r, (kernel, row_title) in enumerate(zip(kernels, titles)):
+        imgs = normalise_filters(kernel)
+        for c in range(cols):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            img = imgs[c]
+            ax.imshow(img[..., 0] if img.shape[-1] != 3 else img,
+                      cmap="gray" if img.shape[-1] != 3 else None)
+            if c == 0:
+                ax.set_ylabel(row_title, fontsize=8, rotation=0, ha="right", va="center")
+    fig.suptitle(suptitle)
+    return fig
+
+
+def feature_maps_figure(image, maps, channels=8, suptitle="Feature maps, layer by layer"):
+    """The input image, then the first ``channels`` maps of each layer, one row per layer.
+
+    Args:
+      image: ``[H, W, C]`` the input.
+      maps: ``{layer name: [h, w, c]}`` in depth order.
+    """
+    rows = len(maps)
+    fig = _figure((1.2 * (channels + 1) + 0.5, 1.3 * rows + 0.5))
+    axes = np.array(fig.subplots(rows, channels + 1)).reshape(rows, channels + 1)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    img = np.asarray(image)
+    axes[0, 0].imshow(img[..., 0] if img.shape[-1] == 1 else img,
+                      cmap="gray" if img.shape[-1] == 1 else None)
+    axes[0, 0].set_title("input", fontsize=8)
+    for r in range(1, rows):
+        axes[r, 0].axis("off")
+    for r, (name, fmap) in enumerate(maps.items()):
+        axes[r, 1].set_ylabel(f"{name}\n{fmap.shape[0]}x{fmap.shape[1]}x{fmap.shape[2]}",
+                              fontsize=8, rotation=0, ha="right", va="center")
+        for c in range(min(channels, fmap.shape[-1])):
+            axes[r, c + 1].imshow(fmap[..., c], cmap="viridis")
+    fig.suptitle(suptitle)
+    return fig
