@@ -186,3 +186,16 @@ def test_snapshot_figure_is_registered(tmp_path, monkeypatch):
     monkeypatch.setenv(cnn_figures.RUN_ENV, str(tmp_path / "run"))
     (path,) = figures.render(["cnn_filters_over_time"], tmp_path / "figs")
     assert path.stat().st_size > 10_000
+
+
+def test_corrupt_data_file_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("TFGRAPH_OFFLINE", "1")
+    folder = tmp_path / "cifar-10-batches-bin"
+    folder.mkdir()
+    for name in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]:
+        (folder / name).write_bytes(b"\x00" * 3000)  # not a whole 3,073-byte record
+    status, _, err = run_cli(["--data-dir", str(tmp_path), "--out", str(tmp_path / "out")],
+                             capsys)
+    assert status == 2
+    assert "data_batch_1.bin" in error_line(err)
+    assert not (tmp_path / "out" / "metrics.json").exists()

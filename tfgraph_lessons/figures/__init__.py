@@ -272,7 +272,7 @@ def render(names=None, out_dir=DEFAULT_OUT, progress=None):
 
     show = len(entries) > 3 if progress is None else bool(progress)
     written = []
-    for entry in tqdm(entries, desc="figures", unit="fig", disable=not show):
+    for entry in tqdm(entries, desc="figures", unit="fig", disable=None if show else True):
         with figure_style(entry.figsize):
             try:
                 fig = _build(entry)
