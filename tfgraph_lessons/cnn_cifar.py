@@ -49,7 +49,7 @@ OVERFITTING_EPOCHS = 15  # per arm: enough for the unregularised arm to near 100
 
 
 @dataclass
-class CNNConfig:
+class CNNConfig(cli.LessonConfig):
     """Every setting of a run; ``metrics.json`` records all of them."""
 
     dataset: str = "cifar10"
@@ -72,12 +72,6 @@ class CNNConfig:
     snapshot_steps: tuple = (1, 200, 1000)  # record filters + feature maps here (and at the end)
     experiment: str = None       # "overfitting": train without and with dropout + augmentation
     log_placement: bool = False  # print which device each op ran on
-    data_dir: str = None
-    out: str = None
-    device: str = "auto"
-    seed: int = 0
-    fast: bool = False
-    resume: bool = False
 
 
 def fast_config(config):
@@ -295,7 +289,7 @@ def train_and_evaluate(config, out, splits=None, label=None):
       the metrics dict.
     """
     out = Path(out)
-    device = resolve_device(config.device)
+    device = resolve_device(config.device, soft_placement=config.soft_placement)
     ds, train, val, test = splits or load_splits(config)
     mean, std = preprocess.channel_stats(train[0])
     steps_per_epoch = max(1, len(train[0]) // config.batch_size)
@@ -309,8 +303,11 @@ def train_and_evaluate(config, out, splits=None, label=None):
         end_points = model["end_points"]
         snaps = Snapshots(out / "snapshots.npz", config.snapshot_steps, first_layer_kernel(),
                           end_points, probe, resume=config.resume)
+        sess_config = session_config(soft_placement=config.soft_placement,
+                                     intra_threads=config.intra_threads,
+                                     inter_threads=config.inter_threads)
         with Trainer(graph, model, out, resume=config.resume, seed=config.seed,
-                     config=session_config()) as trainer:
+                     config=sess_config) as trainer:
             if config.log_placement:
                 placed = placement_report(trainer.sess, model["loss"], {
                     model["images"]: train[0][:2], model["labels"]: train[1][:2]})
@@ -463,7 +460,8 @@ def run(config):
                          f"{', '.join(EXPERIMENTS)}")
     out = Path(config.out or Path("runs") / (
         LESSON if config.experiment is None else f"{LESSON}_{config.experiment}"))
-    resolve_device(config.device, notice=lambda msg: None)  # bad --device: fail before data
+    resolve_device(config.device, notice=lambda msg: None,  # bad --device: fail before data
+                   soft_placement=config.soft_placement)
     nets.get(config.model)  # unknown --model: fail before loading data
     if config.experiment == "overfitting":
         return overfitting_experiment(config, out)
@@ -498,12 +496,10 @@ def parse_config(argv=None):
         dataset=args.dataset, model=args.model, optimizer=args.optimizer, lr=args.lr,
         weight_decay=args.weight_decay, dropout=not args.no_dropout,
         augment=not args.no_augment, experiment=args.experiment,
-        log_placement=args.log_placement, data_dir=args.data_dir, out=args.out,
-        device=args.device, seed=args.seed, fast=cli.fast_mode(args.fast), resume=args.resume,
-        batch_size=args.batch_size,
+        log_placement=args.log_placement, batch_size=args.batch_size,
         epochs=args.epochs if args.epochs is not None else (
             OVERFITTING_EPOCHS if args.experiment == "overfitting" else CNNConfig.epochs),
-        steps=args.steps)
+        steps=args.steps, **cli.shared_settings(args))
 
 
 def main(argv=None):

@@ -2,13 +2,31 @@
 
     python -m tfgraph_lessons.<lesson> [--data-dir D] [--out D] [--epochs N | --steps N]
         [--batch-size N] [--device auto|cpu|gpu|/GPU:1] [--seed N] [--fast] [--resume]
+        [--no-soft-placement] [--intra-threads N] [--inter-threads N]
 
-and what every command does with a user-facing error: one line on stderr,
-exit status 2 (:func:`run_main`).
+Thread settings. TensorFlow runs each op on a pool of ``--intra-threads``
+threads (the parallel loops inside one convolution or matmul) and independent
+ops side by side on ``--inter-threads`` threads. The default 0 lets
+TensorFlow size both pools from the cores it may use (one intra-op thread per
+logical core; the inter-op pool from the same count, or 2 in oneDNN builds),
+which is the right choice both for a 2-core laptop and for a 16-core server:
+a fixed number would under-use the server or oversubscribe the laptop. Set
+them when the machine is shared: two runs on a 16-core server each with
+``--intra-threads 8 --inter-threads 2``; ``--intra-threads 1
+--inter-threads 1`` gives bit-for-bit repeatable sums on a CPU.
+:func:`session_options` turns the flags into
+:func:`~tfgraph_lessons.core.device.session_config` arguments.
+
+``--no-soft-placement`` makes a device that is not there (``--device /GPU:3``
+on a one-GPU machine) an error instead of a fallback to the CPU with a notice.
+
+Every command reports a user-facing error as one line on stderr and exit
+status 2 (:func:`run_main`).
 """
 import argparse
 import os
 import sys
+from dataclasses import dataclass
 
 from tfgraph_lessons.core.errors import TFGraphError, UsageError
 
@@ -60,6 +78,11 @@ def _pos_int(text):
     return value
 
 
+# argparse types a lesson can use for its own flags
+positive_int = _pos_int
+nonnegative_int = _nonneg_int
+
+
 def lesson_parser(prog, description, default_batch_size=128):
     """An argument parser with the shared lesson flags; a lesson adds its own."""
     p = OneLineParser(prog=prog, description=description,
@@ -80,7 +103,46 @@ def lesson_parser(prog, description, default_batch_size=128):
                    help="a smoke-sized run for CI and class demos (also TFGRAPH_FAST=1)")
     g.add_argument("--resume", action="store_true",
                    help="continue from the last checkpoint in OUT/checkpoints")
+    g.add_argument("--no-soft-placement", dest="soft_placement", action="store_false",
+                   help="a --device that is not there is an error, not a fallback to the "
+                        "CPU (soft placement on: %(default)s)")
+    g.add_argument("--intra-threads", type=_nonneg_int, default=0,
+                   help="threads inside one op (0: TensorFlow's choice, one per core)")
+    g.add_argument("--inter-threads", type=_nonneg_int, default=0,
+                   help="ops run side by side (0: TensorFlow's choice, one per core)")
     return p
+
+
+@dataclass
+class LessonConfig:
+    """The settings every lesson shares, one per shared flag; a lesson's config
+    dataclass inherits them and adds its own (``metrics.json`` records all)."""
+
+    data_dir: str = None         # --data-dir (None: $TFGRAPH_DATA, else data/)
+    out: str = None              # --out (None: runs/<lesson>)
+    device: str = "auto"         # --device
+    seed: int = 0                # --seed
+    fast: bool = False           # --fast or TFGRAPH_FAST=1
+    resume: bool = False         # --resume
+    soft_placement: bool = True  # --no-soft-placement sets False
+    intra_threads: int = 0       # --intra-threads (0: TensorFlow's choice)
+    inter_threads: int = 0       # --inter-threads
+
+
+def shared_settings(args):
+    """The shared flags of parsed ``args`` as :class:`LessonConfig` keyword arguments."""
+    return {"data_dir": args.data_dir, "out": args.out, "device": args.device,
+            "seed": args.seed, "fast": fast_mode(args.fast), "resume": args.resume,
+            **session_options(args)}
+
+
+def session_options(args):
+    """The shared device and thread flags as keyword arguments of
+    :func:`~tfgraph_lessons.core.device.session_config` (and ``resolve_device``'s
+    ``soft_placement``); missing attributes take the defaults."""
+    return {"soft_placement": getattr(args, "soft_placement", True),
+            "intra_threads": getattr(args, "intra_threads", 0) or 0,
+            "inter_threads": getattr(args, "inter_threads", 0) or 0}
 
 
 def check_positive(name, value):

@@ -62,6 +62,23 @@ def _check_split(name, split):
     return np.asarray(images), np.asarray(labels)
 
 
+def evaluate_in_batches(sess, fetches, images_ph, labels_ph, images, labels, batch_size=500,
+                        feed_extra=None):
+    """The example-weighted mean of scalar ``fetches`` (``{'loss': t, ...}``) over a split.
+
+    Batches of ``batch_size`` are fed to the ``images_ph`` / ``labels_ph``
+    placeholders (plus ``feed_extra``); a short last batch counts by its size.
+    """
+    images, labels = _check_split("evaluation data", (images, labels))
+    totals = dict.fromkeys(fetches, 0.0)
+    for start in range(0, len(images), batch_size):
+        x, y = images[start:start + batch_size], labels[start:start + batch_size]
+        feed = {images_ph: x, labels_ph: y, **(feed_extra or {})}
+        for k, v in sess.run(fetches, feed).items():
+            totals[k] += float(v) * len(x)
+    return {k: v / len(images) for k, v in totals.items()}
+
+
 class Trainer:
     """Owns the Session, the Saver and the summary writers of one training run.
 
@@ -182,17 +199,11 @@ class Trainer:
 
         Returns ``{'loss': float, 'accuracy': float}`` averaged over examples.
         """
-        images, labels = _check_split("evaluation data", (images, labels))
         fetches = {"loss": self.model["loss"]}
         if "accuracy" in self.model:
             fetches["accuracy"] = self.model["accuracy"]
-        totals = dict.fromkeys(fetches, 0.0)
-        for start in range(0, len(images), batch_size):
-            x, y = images[start:start + batch_size], labels[start:start + batch_size]
-            out = self.sess.run(fetches, self._feed(x, y, False, feed_extra))
-            for k, v in out.items():
-                totals[k] += float(v) * len(x)
-        return {k: v / len(images) for k, v in totals.items()}
+        return evaluate_in_batches(self.sess, fetches, self.model["images"], self.model["labels"],
+                                   images, labels, batch_size, feed_extra)
 
     def predict(self, images, fetch="logits", batch_size=500, feed_extra=None):
         """Run ``model[fetch]`` over ``images`` in batches and concatenate the results."""
