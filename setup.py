@@ -11,6 +11,7 @@ INSTALL_REQUIRES = [
     "matplotlib>=3.8,<4",
     "jupyter>=1.0",
     "tqdm>=4.66",
+    "tensorboard>=2.16,<3",  # the viewer for the event files every lesson writes
     "scikit-learn>=1.4,<2",
     "scipy>=1.11,<2",  # SVHN ships MATLAB .mat files: scipy.io.loadmat reads them
 ]

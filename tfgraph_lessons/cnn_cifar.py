@@ -45,7 +45,6 @@ from tfgraph_lessons.data import preprocess
 LESSON = "cnn_cifar"
 MIRROR_SAFE = {"cifar10", "cifar100"}  # data sets whose labels survive a horizontal flip
 EXPERIMENTS = ("overfitting",)
-OVERFITTING_EPOCHS = 15  # per arm: enough for the unregularised arm to near 100% training accuracy
 
 
 @dataclass
@@ -497,8 +496,7 @@ def parse_config(argv=None):
         weight_decay=args.weight_decay, dropout=not args.no_dropout,
         augment=not args.no_augment, experiment=args.experiment,
         log_placement=args.log_placement, batch_size=args.batch_size,
-        epochs=args.epochs if args.epochs is not None else (
-            OVERFITTING_EPOCHS if args.experiment == "overfitting" else CNNConfig.epochs),
+        epochs=args.epochs if args.epochs is not None else CNNConfig.epochs,
         steps=args.steps, **cli.shared_settings(args))
 
 
