@@ -470,12 +470,12 @@ def run(config):
 def parse_config(argv=None):
     """The command line -> a :class:`CNNConfig`."""
     parser = cli.lesson_parser(f"python -m tfgraph_lessons.{LESSON}", __doc__.splitlines()[0])
-    parser.add_argument("--dataset", default=CNNConfig.dataset,
-                        help="cifar10, cifar100, mnist, svhn or digits (offline)")
+    cli.add_dataset_argument(parser, CNNConfig.dataset,
+                             help="cifar10, cifar100, mnist, svhn or digits (offline)")
     parser.add_argument("--model", default=CNNConfig.model,
                         help="a network from the registry: " + ", ".join(nets.names()))
     parser.add_argument("--optimizer", default=CNNConfig.optimizer, choices=["momentum", "adam"])
-    parser.add_argument("--lr", type=float, default=CNNConfig.lr, help="initial learning rate")
+    cli.add_lr_argument(parser, CNNConfig.lr, help="initial learning rate")
     parser.add_argument("--weight-decay", type=float, default=CNNConfig.weight_decay)
     parser.add_argument("--no-dropout", action="store_true", help="keep_prob 1 in training")
     parser.add_argument("--no-augment", action="store_true", help="no random shifts or flips")
@@ -484,11 +484,6 @@ def parse_config(argv=None):
     parser.add_argument("--log-placement", action="store_true",
                         help="print (and save to OUT/placement.txt) the device of every op")
     args = parser.parse_args(argv)
-    if args.dataset not in datasets.DATASETS:
-        parser.error(f"unknown --dataset {args.dataset!r}; known: "
-                     f"{', '.join(sorted(datasets.DATASETS))}")
-    if not args.lr > 0:
-        parser.error(f"--lr must be > 0, got {args.lr}")
     if args.weight_decay < 0:
         parser.error(f"--weight-decay must be >= 0, got {args.weight_decay}")
     return CNNConfig(

@@ -710,22 +710,16 @@ def parse_config(argv=None):
     g.add_argument("--cluster", default=None,
                    help='the cluster as JSON: {"ps": ["host:port"], "worker": ["host:port", ...]}')
     g.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--dataset", default=DistributedConfig.dataset,
-                        help="digits (offline), mnist, cifar10, cifar100 or svhn")
-    parser.add_argument("--lr", type=float, default=DistributedConfig.lr, help="learning rate")
+    cli.add_dataset_argument(parser, DistributedConfig.dataset)
+    cli.add_lr_argument(parser, DistributedConfig.lr)
     parser.add_argument("--hidden", type=cli.positive_int, default=DistributedConfig.hidden,
                         help="units of the hidden layer")
     args = parser.parse_args(argv)
-    if args.dataset not in datasets.DATASETS:
-        parser.error(f"unknown --dataset {args.dataset!r}; known: "
-                     f"{', '.join(sorted(datasets.DATASETS))}")
     if args.epochs is not None:
         parser.error("--epochs: this lesson counts --steps (global steps over all workers)")
     if args.resume:
         parser.error("--resume: the distributed lesson keeps no checkpoints; every run starts "
                      "fresh")
-    if not args.lr > 0:
-        parser.error(f"--lr must be > 0, got {args.lr}")
     if args.timeout < 0 or not args.connect_timeout > 0:
         parser.error("--timeout must be >= 0 (0: no limit) and --connect-timeout > 0")
     if args.job_name and not args.cluster:

@@ -45,7 +45,6 @@ Taught in ``notebooks/03_tensorflow.ipynb``.
 import dataclasses
 import glob
 import math
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -53,18 +52,17 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from tqdm.auto import tqdm
 
 from tfgraph_lessons import data as datasets
 from tfgraph_lessons.core import cli
 from tfgraph_lessons.core import layers as L
 from tfgraph_lessons.core.device import (format_placement, format_placement_by_scope,
                                          placement_by_scope, placement_report, resolve_device,
-                                         session_config, traced_run)
+                                         session_config)
 from tfgraph_lessons.core.errors import UsageError
 from tfgraph_lessons.core.graph import new_graph, tf1
 from tfgraph_lessons.core.io import write_json
-from tfgraph_lessons.core.runner import epoch_order, evaluate_in_batches
+from tfgraph_lessons.core.runner import Trainer, evaluate_in_batches
 from tfgraph_lessons.data import preprocess
 from tfgraph_lessons.nets.slide_cnn import he_stddev
 
@@ -374,10 +372,6 @@ def evaluate(sess, model, images, labels, batch_size=500):
                                model["images"], model["labels"], images, labels, batch_size)
 
 
-def _say(msg):
-    tqdm.write(msg, file=sys.stderr)
-
-
 def _cpu_devices_for(device):
     """Logical CPU devices a ``/CPU:N`` placement needs (``N + 1``)."""
     return int(device.split(":")[1]) + 1 if device.startswith("/CPU:") else 1
@@ -433,20 +427,27 @@ def run(config):
                                  intra_threads=config.intra_threads,
                                  inter_threads=config.inter_threads,
                                  cpu_devices=_cpu_devices_for(device))
-    ckpt_dir, log_dir = out / "checkpoints", out / "logs"
+    log_dir = out / "logs"
     out.mkdir(parents=True, exist_ok=True)
     tf1.train.write_graph(graph.as_graph_def(), str(out), "graph.pbtxt")
     variables = [v for v in graph.get_collection(tf1.GraphKeys.GLOBAL_VARIABLES)]
-    history, losses, train_seconds, images_seen = [], [], 0.0, 0
-    with tf1.Session(graph=graph, config=sess_config) as sess, \
-            tf1.summary.FileWriter(str(log_dir), graph) as writer:
-        latest = tf1.train.latest_checkpoint(str(ckpt_dir)) if config.resume else None
-        if latest:
-            model["saver"].restore(sess, latest)
-            _say(f"resumed from {latest}")
-        else:
-            sess.run(model["init"])  # variables get their values only now
-        step = int(sess.run(model["global_step"]))
+    history, losses, window = [], [], []
+    eval_every = max(1, total // 5)
+
+    def record(trainer, step):
+        """After each step: its loss; every ``total // 5`` steps, the test set."""
+        losses.append(trainer.last_loss)
+        window.append(trainer.last_loss)
+        if step % eval_every == 0 or step == total:
+            ev = evaluate(trainer.sess, model, test_images, test_labels)
+            history.append({"step": step, "train_loss": float(np.mean(window)),
+                            "test_loss": ev["loss"], "test_accuracy": ev["accuracy"]})
+            window.clear()
+
+    # the variables get their values only now: init, or the checkpoint with --resume
+    with Trainer(graph, model, out, resume=config.resume, seed=config.seed, config=sess_config,
+                 max_to_keep=2, histograms=False, train_log_subdir="") as trainer:
+        sess = trainer.sess
         print(f"4. make session: {len(sess.list_devices())} device(s): "
               + ", ".join(d.name.split("device:")[-1] for d in sess.list_devices()))
 
@@ -461,43 +462,11 @@ def run(config):
         print(f"5. run graph with input data: one run fetched loss {first_fetch['loss']:.3f}, "
               f"accuracy {first_fetch['accuracy']:.2f}, conv1 {first_fetch['conv1_shape']}, "
               f"logits {first_fetch['logits_shape']}")
-        eval_every = max(1, total // 5)
-        bar = tqdm(total=total, initial=min(step, total), unit="step", file=sys.stderr,
-                   disable=None, dynamic_ncols=True)
-        window, placed = [], None
-        while step < total:
-            order = epoch_order(n, config.seed, step // spe)
-            i = step % spe
-            idx = order[i * config.batch_size:(i + 1) * config.batch_size]
-            feed = {model["images"]: train_images[idx], model["labels"]: train_labels[idx],
-                    model["is_training"]: True}
-            fetches = {"train_op": model["train_op"], "loss": model["loss"]}
-            if step % config.summary_steps == 0:
-                fetches["summary"] = model["summary"]
-            if placed is None:
-                # the first step runs with a full trace: where every op of a training
-                # step (forward, backward, update) ran; its time is not counted
-                res, placed = traced_run(sess, fetches, feed)
-            else:
-                t0 = time.time()
-                res = sess.run(fetches, feed)
-                train_seconds += time.time() - t0
-                images_seen += len(idx)
-            step += 1
-            losses.append(float(res["loss"]))
-            window.append(float(res["loss"]))
-            if "summary" in res:
-                writer.add_summary(res["summary"], step)
-            bar.update(1)
-            if step % eval_every == 0 or step == total:
-                ev = evaluate(sess, model, test_images, test_labels)
-                history.append({"step": step, "train_loss": float(np.mean(window)),
-                                "test_loss": ev["loss"], "test_accuracy": ev["accuracy"]})
-                window = []
-                bar.set_postfix(loss=f"{history[-1]['train_loss']:.3f}",
-                                test_acc=f"{ev['accuracy']:.2f}")
-        bar.close()
-        writer.flush()
+        # the first step runs with a full trace: where every op of a training step
+        # (forward, backward, update) ran; its time is not counted
+        trainer.fit((train_images, train_labels), steps=total, batch_size=config.batch_size,
+                    summary_steps=config.summary_steps, trace_first_step=True, on_step=record)
+        placed = trainer.placement
         if placed is None:  # nothing left to train (--resume of a finished run): trace the loss
             placed = placement_report(sess, model["loss"], feed)
         by_layer = placement_table(placed, graph)
@@ -512,7 +481,7 @@ def run(config):
         # 6. get result
         final = evaluate(sess, model, test_images, test_labels)
         saved = dict(zip([v.op.name for v in variables], sess.run(variables)))
-        ckpt = model["saver"].save(sess, str(ckpt_dir / "model.ckpt"), global_step=step)
+        ckpt, step, ips = trainer.checkpoint(), trainer.step, trainer.images_per_second
     print(f"6. get result: test accuracy {100 * final['accuracy']:.1f}% after {step} steps")
 
     # Saver: a fresh Session gets the variables from the checkpoint, not from init
@@ -544,7 +513,7 @@ def run(config):
         "test_loss": final["loss"],
         "first_train_loss": float(np.mean(losses[:5])) if losses else None,
         "train_loss": float(np.mean(losses[-5:])) if losses else None,
-        "images_per_second": images_seen / train_seconds if train_seconds else None,
+        "images_per_second": ips,
         "wall_seconds": round(time.time() - start, 2),
         "steps": step,
         "history": history,
@@ -567,17 +536,11 @@ def parse_config(argv=None):
     """The command line -> a :class:`MechanismConfig`."""
     parser = cli.lesson_parser(f"python -m tfgraph_lessons.{LESSON}", __doc__.splitlines()[0],
                                default_batch_size=MechanismConfig.batch_size)
-    parser.add_argument("--dataset", default=MechanismConfig.dataset,
-                        help="digits (offline), mnist, cifar10, cifar100 or svhn")
-    parser.add_argument("--lr", type=float, default=MechanismConfig.lr, help="learning rate")
+    cli.add_dataset_argument(parser, MechanismConfig.dataset)
+    cli.add_lr_argument(parser, MechanismConfig.lr)
     parser.add_argument("--log-placement", action="store_true",
                         help="print the device of every op (also in OUT/placement.txt)")
     args = parser.parse_args(argv)
-    if args.dataset not in datasets.DATASETS:
-        parser.error(f"unknown --dataset {args.dataset!r}; known: "
-                     f"{', '.join(sorted(datasets.DATASETS))}")
-    if not args.lr > 0:
-        parser.error(f"--lr must be > 0, got {args.lr}")
     return MechanismConfig(
         dataset=args.dataset, lr=args.lr, log_placement=args.log_placement,
         steps=args.steps, epochs=args.epochs, batch_size=args.batch_size,

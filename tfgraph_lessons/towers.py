@@ -45,18 +45,17 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from tqdm.auto import tqdm
 
 from tfgraph_lessons import data as datasets
 from tfgraph_lessons import nets
 from tfgraph_lessons.core import cli
 from tfgraph_lessons.core.device import (available_gpus, format_placement,
                                          format_placement_by_scope, placement_by_scope,
-                                         session_config, traced_run)
+                                         session_config)
 from tfgraph_lessons.core.errors import UsageError
 from tfgraph_lessons.core.graph import new_graph, tf1
 from tfgraph_lessons.core.io import write_json
-from tfgraph_lessons.core.runner import epoch_order, evaluate_in_batches
+from tfgraph_lessons.core.runner import Trainer, evaluate_in_batches
 from tfgraph_lessons.data import preprocess
 
 LESSON = "towers"
@@ -328,49 +327,22 @@ def run(config):
           f"{config.batch_size // config.towers} images each per step; "
           f"{len(trainable)} shared variables on /CPU:0")
 
-    ckpt_dir, log_dir = out / "checkpoints", out / "logs"
     out.mkdir(parents=True, exist_ok=True)
-    losses, placed = [], None
-    timed = {"seconds": 0.0, "images": 0, "steps": 0}  # steps after the warm-up
-    with tf1.Session(graph=graph, config=sess_config) as sess, \
-            tf1.summary.FileWriter(str(log_dir), graph) as writer:
-        latest = tf1.train.latest_checkpoint(str(ckpt_dir)) if config.resume else None
-        if latest:
-            model["saver"].restore(sess, latest)
-        else:
-            sess.run(model["init"])
-        step = first_step = int(sess.run(model["global_step"]))
-        graph.finalize()
-        bar = tqdm(total=total, initial=min(step, total), unit="step", file=sys.stderr,
-                   disable=None, dynamic_ncols=True)
-        while step < total:
-            order = epoch_order(n, config.seed, step // spe)
-            i = step % spe
-            idx = order[i * config.batch_size:(i + 1) * config.batch_size]
-            feed = {model["images"]: train_images[idx], model["labels"]: train_labels[idx],
-                    model["is_training"]: True}
-            fetches = {"train_op": model["train_op"], "loss": model["loss"]}
-            if step % config.summary_steps == 0:
-                fetches["summary"] = model["summary"]
-            if placed is None:  # trace the first step: where each tower ran
-                res, placed = traced_run(sess, fetches, feed)
-            else:
-                t0 = time.perf_counter()
-                res = sess.run(fetches, feed)
-                if step - first_step > config.warmup_steps:
-                    timed["seconds"] += time.perf_counter() - t0
-                    timed["images"] += len(idx)
-                    timed["steps"] += 1
-            step += 1
-            losses.append(float(res["loss"]))
-            if "summary" in res:
-                writer.add_summary(res["summary"], step)
-            bar.update(1)
-            if step % 10 == 0:
-                bar.set_postfix(loss=f"{losses[-1]:.3f}")
-        bar.close()
-        final = evaluate(sess, model, ds.test_images, ds.test_labels)
-        ckpt = model["saver"].save(sess, str(ckpt_dir / "model.ckpt"), global_step=step)
+    curve = []  # (step, loss) of every training step of this run
+
+    def record(trainer, step):
+        curve.append((step, trainer.last_loss))
+
+    with Trainer(graph, model, out, resume=config.resume, seed=config.seed, config=sess_config,
+                 max_to_keep=2, histograms=False, train_log_subdir="") as trainer:
+        # the first step runs traced (where each tower ran); it and the warm-up are not timed
+        trainer.fit((train_images, train_labels), steps=total, batch_size=config.batch_size,
+                    summary_steps=config.summary_steps, warmup_steps=config.warmup_steps,
+                    trace_first_step=True, on_step=record)
+        final = evaluate(trainer.sess, model, ds.test_images, ds.test_labels)
+        ckpt, step, placed = trainer.checkpoint(), trainer.step, trainer.placement
+        ips = trainer.images_per_second
+        timed_steps = trainer.train_images_seen // config.batch_size
 
     by_scope = placement_by_scope(placed) if placed else {}
     towers_placed = {k: v for k, v in by_scope.items() if tower_of(k) is not None}
@@ -383,7 +355,7 @@ def run(config):
         print("where each tower ran:\n" + format_placement_by_scope(towers_placed))
         if config.log_placement:
             print(format_placement(placed, op_types=("",)))
-    ips = timed["images"] / timed["seconds"] if timed["seconds"] else None
+    losses = [v for _, v in curve]
     k = min(10, max(1, len(losses) // 4))
     metrics = {
         "lesson": LESSON,
@@ -394,7 +366,7 @@ def run(config):
         "device": ", ".join(devices),
         "images_per_tower": config.batch_size // config.towers,
         "images_per_second": ips,
-        "timed_steps": timed["steps"],
+        "timed_steps": timed_steps,
         "first_loss": float(np.mean(losses[:k])) if losses else None,
         "last_loss": float(np.mean(losses[-k:])) if losses else None,
         "test_accuracy": final["accuracy"],
@@ -405,13 +377,14 @@ def run(config):
         "placement": towers_placed,
         "conv_devices": convs,
         "checkpoint": ckpt,
-        "history": [{"step": first_step + i + 1, "train_loss": v} for i, v in enumerate(losses)
-                    if (first_step + i + 1) % max(1, total // 20) == 0],
+        "history": [{"step": s, "train_loss": v} for s, v in curve
+                    if s % max(1, total // 20) == 0],
         "config": dataclasses.asdict(config),
     }
     write_json(out / "metrics.json", metrics)
-    print(f"{config.towers} tower(s): loss {metrics['first_loss']:.3f} -> "
-          f"{metrics['last_loss']:.3f}, test accuracy {100 * final['accuracy']:.1f}%, "
+    trained = (f"loss {metrics['first_loss']:.3f} -> {metrics['last_loss']:.3f}, "
+               if losses else "no steps left to train, ")
+    print(f"{config.towers} tower(s): {trained}test accuracy {100 * final['accuracy']:.1f}%, "
           f"{ips or 0:.0f} images/s on {', '.join(devices)}; wrote {out / 'metrics.json'}")
     return metrics
 
@@ -425,22 +398,16 @@ def parse_config(argv=None):
                                default_batch_size=TowersConfig.batch_size)
     parser.add_argument("--towers", type=cli.positive_int, default=TowersConfig.towers,
                         help="model replicas, one per device")
-    parser.add_argument("--dataset", default=TowersConfig.dataset,
-                        help="digits (offline), mnist, cifar10, cifar100 or svhn")
+    cli.add_dataset_argument(parser, TowersConfig.dataset)
     parser.add_argument("--model", default=TowersConfig.model,
                         help="a network from the registry: " + ", ".join(nets.names()))
-    parser.add_argument("--lr", type=float, default=TowersConfig.lr, help="learning rate")
+    cli.add_lr_argument(parser, TowersConfig.lr)
     parser.add_argument("--gpu-memory-mb", type=cli.positive_int,
                         default=TowersConfig.gpu_memory_mb,
                         help="memory of each logical GPU when one GPU is split into towers")
     parser.add_argument("--log-placement", action="store_true",
                         help="print the device of every op of a training step")
     args = parser.parse_args(argv)
-    if args.dataset not in datasets.DATASETS:
-        parser.error(f"unknown --dataset {args.dataset!r}; known: "
-                     f"{', '.join(sorted(datasets.DATASETS))}")
-    if not args.lr > 0:
-        parser.error(f"--lr must be > 0, got {args.lr}")
     return TowersConfig(
         towers=args.towers, dataset=args.dataset, model=args.model, lr=args.lr,
         gpu_memory_mb=args.gpu_memory_mb, log_placement=args.log_placement, steps=args.steps,

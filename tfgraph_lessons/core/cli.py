@@ -54,7 +54,27 @@ def fast_mode(flag=False):
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a bad argument is one line (``error: ... (see --help)``) and exit 2."""
+    """argparse, but a bad argument is one line (``error: ... (see --help)``) and exit 2.
+
+    Checks added with :meth:`add_check` run on the parsed arguments (checks of
+    one flag against the others, or of values argparse's ``type`` cannot judge).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._checks = []
+
+    def add_check(self, check):
+        """``check(args)`` returns an error message, or None when ``args`` are fine."""
+        self._checks.append(check)
+
+    def parse_args(self, args=None, namespace=None):
+        parsed = super().parse_args(args, namespace)
+        for check in self._checks:
+            message = check(parsed)
+            if message:
+                self.error(message)
+        return parsed
 
     def error(self, message):
         print(f"error: {self.prog}: {message} (see --help)", file=sys.stderr)
@@ -81,6 +101,28 @@ def _pos_int(text):
 # argparse types a lesson can use for its own flags
 positive_int = _pos_int
 nonnegative_int = _nonneg_int
+
+DATASET_HELP = "digits (offline), mnist, cifar10, cifar100 or svhn"
+
+
+def _check_dataset(args):
+    from tfgraph_lessons.data import DATASETS  # not at import: data imports core
+
+    if args.dataset not in DATASETS:
+        return f"unknown --dataset {args.dataset!r}; known: {', '.join(sorted(DATASETS))}"
+    return None
+
+
+def add_dataset_argument(parser, default, help=DATASET_HELP):
+    """``--dataset NAME``: one of :data:`tfgraph_lessons.data.DATASETS`, checked when parsed."""
+    parser.add_argument("--dataset", default=default, help=help)
+    parser.add_check(_check_dataset)
+
+
+def add_lr_argument(parser, default, help="learning rate"):
+    """``--lr LR``: a float > 0, checked when parsed."""
+    parser.add_argument("--lr", type=float, default=default, help=help)
+    parser.add_check(lambda args: None if args.lr > 0 else f"--lr must be > 0, got {args.lr}")
 
 
 def lesson_parser(prog, description, default_batch_size=128):

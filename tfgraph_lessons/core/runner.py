@@ -11,7 +11,9 @@ validates after each epoch, and writes what a run leaves behind::
 A model is a dict of named tensors (Sonnet's ``build_graph`` convention) with at
 least ``images``, ``labels`` (placeholders), ``loss``, ``train_op`` and
 ``global_step``; optionally ``accuracy``, ``is_training`` (a boolean
-placeholder fed True in training steps) and ``logits``.
+placeholder fed True in training steps), ``logits`` and ``summary`` (the
+lesson's own merged summaries, written every ``summary_steps`` steps instead of
+the loss/accuracy scalars).
 
 Usage::
 
@@ -36,6 +38,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from tfgraph_lessons.core.device import session_config as make_session_config
+from tfgraph_lessons.core.device import traced_run
 from tfgraph_lessons.core.errors import TrainingError, UsageError
 from tfgraph_lessons.core.graph import tf1
 from tfgraph_lessons.core.io import read_json, write_json
@@ -94,10 +97,17 @@ class Trainer:
       finalize: finalize the graph once set up, so an op created by mistake
         inside the training loop raises at once instead of leaking memory.
       progress: show a progress bar (hidden when stderr is not a terminal).
+      train_log_subdir: the folder of ``OUT/logs`` the training events go to
+        (``''``: ``OUT/logs`` itself); validation events go to ``OUT/logs/val``.
+
+    A model with a ``summary`` op has it written every ``summary_steps`` steps
+    in place of the loss/accuracy scalars, and its summaries are not written
+    again after each epoch (only the ``histograms``, if asked for).
     """
 
     def __init__(self, graph, model, out_dir, *, resume=False, seed=0, config=None,
-                 max_to_keep=3, histograms=True, finalize=True, progress=True):
+                 max_to_keep=3, histograms=True, finalize=True, progress=True,
+                 train_log_subdir="train"):
         missing = [k for k in REQUIRED_KEYS if k not in model]
         if missing:
             raise ValueError(f"[Trainer] model dict lacks {missing}; build_graph must return "
@@ -110,14 +120,18 @@ class Trainer:
         self.history = []
         self.train_seconds = 0.0
         self.train_images_seen = 0
+        self.placement = None   # where a traced step ran (fit(trace_first_step=True))
+        self.last_loss = None   # the loss of the last training step (for on_step)
 
         with graph.as_default():
-            model_summaries = tf1.get_collection(tf1.GraphKeys.SUMMARIES)
-            scalars = [tf1.summary.scalar("loss", model["loss"])]
-            if "accuracy" in model:
-                scalars.append(tf1.summary.scalar("accuracy", model["accuracy"]))
-            self._step_summary = tf1.summary.merge(scalars)
-            epoch_summaries = list(model_summaries)
+            if "summary" in model:  # the lesson's own summaries, every summary_steps steps
+                self._step_summary, epoch_summaries = model["summary"], []
+            else:
+                epoch_summaries = list(tf1.get_collection(tf1.GraphKeys.SUMMARIES))
+                scalars = [tf1.summary.scalar("loss", model["loss"])]
+                if "accuracy" in model:
+                    scalars.append(tf1.summary.scalar("accuracy", model["accuracy"]))
+                self._step_summary = tf1.summary.merge(scalars)
             if histograms:
                 epoch_summaries += [tf1.summary.histogram("params/" + v.op.name, v)
                                     for v in tf1.trainable_variables()]
@@ -128,7 +142,7 @@ class Trainer:
             if finalize:
                 graph.finalize()
 
-        self.train_writer = tf1.summary.FileWriter(str(self.log_dir / "train"), graph)
+        self.train_writer = tf1.summary.FileWriter(str(self.log_dir / train_log_subdir), graph)
         self.val_writer = tf1.summary.FileWriter(str(self.log_dir / "val"))
         self.start_step = 0
         latest = tf1.train.latest_checkpoint(str(self.ckpt_dir)) if resume else None
@@ -184,6 +198,15 @@ class Trainer:
             "train_images_seen": self.train_images_seen})
         return path
 
+    def checkpoint(self):
+        """The path of a checkpoint of the current step: the latest one if it is of
+        this step, else one written now."""
+        step = self.step
+        latest = tf1.train.latest_checkpoint(str(self.ckpt_dir))
+        if latest and latest.endswith(f"-{step}"):
+            return latest
+        return self.save(step)
+
     def _feed(self, images, labels, training, extra=None):
         feed = {self.model["images"]: images, self.model["labels"]: labels}
         if training and "is_training" in self.model:
@@ -218,7 +241,8 @@ class Trainer:
 
     def fit(self, train, val=None, *, epochs=None, steps=None, batch_size=128, batch_fn=None,
             feed_extra=None, checkpoint_steps=None, summary_steps=50, eval_batch_size=500,
-            train_eval_size=0, on_epoch_end=None, on_step=None):
+            train_eval_size=0, on_epoch_end=None, on_step=None, warmup_steps=0,
+            trace_first_step=False):
         """Train until ``steps`` global steps, or ``epochs`` epochs, have run in total.
 
         Args:
@@ -239,7 +263,13 @@ class Trainer:
           on_epoch_end: ``fn(trainer, entry)`` called at the end of each epoch, before
             the entry is printed and recorded: it may add numbers to ``entry``.
           on_step: ``fn(trainer, step)`` called after every training step (``step``
-            counts the steps done, from 1); keep it cheap.
+            counts the steps done, from 1; ``trainer.last_loss`` is its loss); keep it cheap.
+          warmup_steps: the first this many steps of this call are left out of
+            :attr:`images_per_second` (graph optimisation, allocator and caches warming up).
+          trace_first_step: run the first step of this call with a full trace
+            (:func:`~tfgraph_lessons.core.device.traced_run`) and keep where each op
+            ran in ``trainer.placement``; that step is left out of
+            :attr:`images_per_second` too (on top of ``warmup_steps``).
         Returns:
           the history: one dict per epoch (``epoch``, ``step``, ``train_loss``,
           ``train_accuracy`` (running mean over the epoch's batches, dropout on),
@@ -263,6 +293,8 @@ class Trainer:
         if "accuracy" in self.model:
             fetches["accuracy"] = self.model["accuracy"]
         last_saved = step
+        first_step = step
+        untimed = step + warmup_steps + (1 if trace_first_step else 0)  # first timed step
 
         bar = tqdm(total=total, initial=min(step, total), unit="step", dynamic_ncols=True,
                    disable=None if self.progress else True, file=sys.stderr)
@@ -285,10 +317,14 @@ class Trainer:
                     run = dict(fetches)
                     if summary_steps and step % summary_steps == 0:
                         run["summary"] = self._step_summary
-                    t0 = time.time()
-                    out = self.sess.run(run, feed)
-                    self.train_seconds += time.time() - t0
-                    self.train_images_seen += len(x)
+                    if trace_first_step and step == first_step:
+                        out, self.placement = traced_run(self.sess, run, feed)
+                    else:
+                        t0 = time.perf_counter()
+                        out = self.sess.run(run, feed)
+                        if step >= untimed:
+                            self.train_seconds += time.perf_counter() - t0
+                            self.train_images_seen += len(x)
                     epoch_images += len(x)
                     loss = float(out["loss"])
                     if not math.isfinite(loss):
@@ -299,6 +335,7 @@ class Trainer:
                             f"the loss became {loss} at step {step} (epoch {epoch + 1}); "
                             f"stopped, {kept}; lower the learning rate or check the input scaling")
                     step += 1
+                    self.last_loss = loss
                     if "summary" in out:
                         self.train_writer.add_summary(out["summary"], step)
                     sums["loss"] += loss
@@ -346,7 +383,8 @@ class Trainer:
 
     @property
     def images_per_second(self):
-        """Training throughput over the whole run (time inside ``Session.run`` of train steps)."""
+        """Training throughput over the whole run (time inside ``Session.run`` of train
+        steps, leaving out each ``fit``'s warm-up and traced steps)."""
         return self.train_images_seen / self.train_seconds if self.train_seconds else None
 
     def _write_scalars(self, writer, step, values):
