@@ -39,11 +39,11 @@ command line selects the non-interactive ``Agg`` backend before drawing.
 import contextlib
 import dataclasses
 import importlib
-import os
 import sys
 from pathlib import Path
 
 from tfgraph_lessons.core.errors import UsageError
+from tfgraph_lessons.core.plots import save_figure  # atomic, no Software/date chunk
 
 __all__ = [
     "DEFAULT_OUT",
@@ -89,8 +89,6 @@ STYLE = {
     "axes.spines.right": False,
 }
 
-# PNG text chunks: matplotlib writes "Software: matplotlib version ..." unless told not to.
-_PNG_METADATA = {"Software": None}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -231,19 +229,6 @@ def make(name):
         return _build(entry)
 
 
-def _save_png(fig, path):
-    """Write ``fig`` to ``path`` atomically: a temporary file in the same folder, then ``os.replace``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            fig.savefig(f, format="png", dpi=DPI, metadata=_PNG_METADATA)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
 def render(names=None, out_dir=DEFAULT_OUT, progress=None):
     """Draw figures and write ``<out_dir>/<name>.png`` for each.
 
@@ -283,7 +268,7 @@ def render(names=None, out_dir=DEFAULT_OUT, progress=None):
                 continue
             try:
                 path = out_dir / f"{entry.name}.png"
-                _save_png(fig, path)
+                save_figure(fig, path, dpi=DPI)
             except OSError as e:
                 raise UsageError(f"cannot write {path}: {e.strerror}; pass a writable --out folder") from None
             finally:
