@@ -13,24 +13,10 @@ and median of ``--repeat`` runs are reported. Not a test: timings are never asse
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def one_run(workers, args, out):
-    cmd = [sys.executable, "-m", "tfgraph_lessons.distributed", "--workers", str(workers),
-           "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--out", str(out)]
-    if args.intra_threads is not None:
-        cmd += ["--intra-threads", str(args.intra_threads)]
-    env = dict(os.environ, PYTHONPATH=str(REPO), TFGRAPH_FAST="0")
-    subprocess.run(cmd, check=True, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
-    return json.loads((Path(out) / "metrics.json").read_text())
-
+from common import run_lesson, spread
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -46,15 +32,15 @@ def main(argv=None):
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.workers:
-            runs = [one_run(n, args, Path(tmp) / f"w{n}_{r}") for r in range(args.repeat)]
-            eps = sorted(m["examples_per_second"] for m in runs)
-            results[n] = {"examples_per_second": eps, "best": eps[-1],
-                          "median": eps[len(eps) // 2],
-                          "test_accuracy": [m["test_accuracy"] for m in runs],
+            argv = ["--workers", n, "--steps", args.steps, "--batch-size", args.batch_size]
+            runs = [run_lesson("distributed", argv, Path(tmp) / f"w{n}_{r}", args.intra_threads)
+                    for r in range(args.repeat)]
+            eps = spread(m["examples_per_second"] for m in runs)
+            results[n] = {**eps, "test_accuracy": [m["test_accuracy"] for m in runs],
                           "updates_reached_ps": all(m["updates_reached_ps"] for m in runs)}
             accuracies = ", ".join(f"{m['test_accuracy']:.3f}" for m in runs)
-            print(f"{n} worker(s): best {eps[-1]:8.0f} examples/s, median "
-                  f"{eps[len(eps) // 2]:8.0f} (runs: {', '.join(f'{v:.0f}' for v in eps)}), "
+            print(f"{n} worker(s): best {eps['best']:8.0f} examples/s, median "
+                  f"{eps['median']:8.0f} (runs: {', '.join(f'{v:.0f}' for v in eps['values'])}), "
                   f"test accuracy {accuracies}", flush=True)
     base = results[args.workers[0]]["median"]
     for n, r in results.items():

@@ -15,25 +15,10 @@ split the same work. Not a test: timings are never asserted.
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def one_run(towers, args, out):
-    cmd = [sys.executable, "-m", "tfgraph_lessons.towers", "--towers", str(towers),
-           "--device", args.device, "--steps", str(args.steps), "--batch-size",
-           str(args.batch_size), "--dataset", args.dataset, "--out", str(out)]
-    if args.intra_threads is not None:
-        cmd += ["--intra-threads", str(args.intra_threads)]
-    env = dict(os.environ, PYTHONPATH=str(REPO), TFGRAPH_FAST="0")
-    subprocess.run(cmd, check=True, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
-    return json.loads((Path(out) / "metrics.json").read_text())
-
+from common import run_lesson, spread
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -51,13 +36,15 @@ def main(argv=None):
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.towers:
-            runs = [one_run(n, args, Path(tmp) / f"t{n}_{r}") for r in range(args.repeat)]
-            ips = sorted(m["images_per_second"] for m in runs)
-            results[n] = {"devices": runs[0]["devices"], "images_per_second": ips,
-                          "best": ips[-1], "median": ips[len(ips) // 2]}
-            print(f"{n} tower(s) on {', '.join(runs[0]['devices'])}: best {ips[-1]:8.0f} "
-                  f"images/s, median {ips[len(ips) // 2]:8.0f} (runs: "
-                  f"{', '.join(f'{v:.0f}' for v in ips)})", flush=True)
+            argv = ["--towers", n, "--device", args.device, "--steps", args.steps,
+                    "--batch-size", args.batch_size, "--dataset", args.dataset]
+            runs = [run_lesson("towers", argv, Path(tmp) / f"t{n}_{r}", args.intra_threads)
+                    for r in range(args.repeat)]
+            ips = spread(m["images_per_second"] for m in runs)
+            results[n] = {"devices": runs[0]["devices"], **ips}
+            print(f"{n} tower(s) on {', '.join(runs[0]['devices'])}: best {ips['best']:8.0f} "
+                  f"images/s, median {ips['median']:8.0f} (runs: "
+                  f"{', '.join(f'{v:.0f}' for v in ips['values'])})", flush=True)
     base = results[args.towers[0]]["median"]
     for n, r in results.items():
         print(f"{n} tower(s): {r['median'] / base:.2f}x the {args.towers[0]}-tower speed (median)")
