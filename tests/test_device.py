@@ -61,3 +61,20 @@ def test_logical_cpu_devices():
         with tf1.Session(graph=g, config=session_config(cpu_devices=2)) as sess:
             names = [d.name for d in sess.list_devices() if d.device_type == "CPU"]
     assert len(names) == 2
+
+
+def test_a_cpu_that_is_not_there_falls_back_and_reports_the_device_that_runs():
+    notes = []
+    assert resolve_device("/CPU:3", notice=notes.append) == "/CPU:0"
+    assert "CPU 3" in notes[0] and "running on /CPU:0" in notes[0]
+    assert resolve_device("/CPU:1", cpu_devices=2) == "/CPU:1"  # logical CPU devices
+
+
+def test_a_missing_device_without_soft_placement_is_a_usage_error():
+    import pytest as _pytest
+    from tfgraph_lessons.core.errors import UsageError
+
+    with _pytest.raises(UsageError, match="--no-soft-placement"):
+        resolve_device("/CPU:3", soft_placement=False)
+    with _pytest.raises(UsageError, match="no machine has CPU 99999999999"):
+        resolve_device("/CPU:99999999999")

@@ -34,14 +34,16 @@ def toy_model(lr=0.1):
             "accuracy": acc, "train_op": train_op, "global_step": gs}
 
 
-def train(out, epochs, resume=False, batch_fn=None, seed=0):
+def train(out, epochs, resume=False, batch_fn=None, seed=0, identity=None, **fit):
     data = toy_data()
     with new_graph(seed=seed) as g:
         model = toy_model()
         cfg = session_config(intra_threads=1, inter_threads=1)  # deterministic sums
-        with Trainer(g, model, out, resume=resume, seed=seed, config=cfg) as t:
+        with Trainer(g, model, out, resume=resume, seed=seed, config=cfg,
+                     identity=identity or {"lesson": "toy", "seed": seed}) as t:
             history = t.fit((data[0][:200], data[1][:200]), (data[0][200:], data[1][200:]),
-                            epochs=epochs, batch_size=20, batch_fn=batch_fn, summary_steps=5)
+                            epochs=epochs, batch_size=20, batch_fn=batch_fn, summary_steps=5,
+                            **fit)
             weights = t.sess.run(tf1.trainable_variables())
             return history, weights, t
 
@@ -51,7 +53,7 @@ def test_fit_learns_and_records_history(tmp_path):
     assert [h["epoch"] for h in history] == [1, 2, 3]
     assert [h["step"] for h in history] == [10, 20, 30]
     assert history[-1]["val_accuracy"] > 0.8
-    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert history[-1]["train_running_loss"] < history[0]["train_running_loss"]
     assert t.images_per_second > 0
     assert tf1.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("model.ckpt-30")
 
@@ -134,3 +136,42 @@ def test_epoch_order_is_a_function_of_seed_and_epoch():
     np.testing.assert_array_equal(a, b)
     assert sorted(a) == list(range(50))
     assert not np.array_equal(a, epoch_order(50, 0, 4))
+
+
+def test_train_eval_is_measured_in_inference_mode_and_running_stats_in_training_mode(tmp_path):
+    """A model whose training mode scrambles its predictions: the running accuracy (training
+    mode) must be low, the train_eval and val accuracy (inference mode) high."""
+    data = toy_data()
+    with new_graph(seed=0) as g:
+        model = toy_model(lr=0.1)
+        wrong = tf.roll(model["logits"], shift=1, axis=1)  # training mode: the next class
+        logits = tf1.cond(model["is_training"], lambda: wrong, lambda: model["logits"])
+        model["accuracy"] = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, 1),
+                                                            model["labels"]), tf.float32))
+        with Trainer(g, model, tmp_path) as t:
+            history = t.fit((data[0][:200], data[1][:200]), (data[0][200:], data[1][200:]),
+                            epochs=4, batch_size=20, train_eval_size=100)
+    last = history[-1]
+    assert last["train_eval_accuracy"] > 0.8 and last["val_accuracy"] > 0.8
+    assert last["train_running_accuracy"] < 0.3
+
+
+def test_eval_steps_draw_a_curve_inside_one_epoch_and_losses_are_cross_entropy(tmp_path):
+    data = toy_data()
+    with new_graph(seed=0) as g:
+        model = toy_model()
+        with tf1.variable_scope("fc", reuse=True):
+            w = tf1.get_variable("weights")
+        penalty = 10.0 * tf.nn.l2_loss(w)
+        model.update(cross_entropy=model["loss"], weight_decay=penalty)
+        model["loss"] = model["loss"] + penalty
+        model["train_op"] = tf1.train.GradientDescentOptimizer(0.001).minimize(
+            model["loss"], global_step=model["global_step"])
+        with Trainer(g, model, tmp_path) as t:
+            history = t.fit(data, data, epochs=1, batch_size=20, eval_steps=3)
+            xent = t.sess.run(model["cross_entropy"], {model["images"]: data[0],
+                                                       model["labels"]: data[1]})
+    assert [h["step"] for h in history] == [3, 6, 9, 12]
+    assert [h["epoch"] for h in history] == [0.25, 0.5, 0.75, 1]
+    assert history[-1]["weight_decay"] > 0.3  # the penalty (0.9 at the start), on its own
+    assert history[-1]["val_loss"] == pytest.approx(float(xent), rel=1e-4)

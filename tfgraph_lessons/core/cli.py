@@ -1,8 +1,18 @@
 """The command line every lesson shares (DESIGN.md)::
 
     python -m tfgraph_lessons.<lesson> [--data-dir D] [--out D] [--epochs N | --steps N]
-        [--batch-size N] [--device auto|cpu|gpu|/GPU:1] [--seed N] [--fast] [--resume]
-        [--no-soft-placement] [--intra-threads N] [--inter-threads N]
+        [--batch-size N] [--device auto|cpu|gpu|/GPU:1] [--seed N] [--fast]
+        [--resume | --overwrite] [--no-soft-placement] [--intra-threads N] [--inter-threads N]
+
+Fast mode (``--fast`` or ``TFGRAPH_FAST=1``) shrinks a run to a smoke test, but
+a length given on the command line (``--epochs``, ``--steps``) wins over it, and
+a fast run says so on its first line (:func:`announce_fast`) and in
+``metrics.json`` (``fast``, ``fast_source``).
+
+Each run writes into its own folder (default ``runs/<lesson>/<what it trains>``,
+:func:`default_out`); a folder that already holds a run is refused unless
+``--resume`` continues it or ``--overwrite`` replaces it
+(:mod:`tfgraph_lessons.core.rundir`).
 
 Thread settings. TensorFlow runs each op on a pool of ``--intra-threads``
 threads (the parallel loops inside one convolution or matmul) and independent
@@ -27,6 +37,7 @@ import argparse
 import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from tfgraph_lessons.core.errors import TFGraphError, UsageError
 
@@ -50,7 +61,50 @@ def run_main(fn, *args, **kwargs):
 
 def fast_mode(flag=False):
     """True when ``--fast`` was given or ``TFGRAPH_FAST`` is set to a true value."""
-    return bool(flag) or os.environ.get(FAST_ENV, "").lower() in ("1", "true", "yes", "on")
+    return fast_source(flag) is not None
+
+
+def fast_source(flag=False):
+    """What switched fast mode on: ``'--fast'``, ``'TFGRAPH_FAST=1'`` (the environment), or None."""
+    if flag:
+        return "--fast"
+    value = os.environ.get(FAST_ENV, "")
+    if value.lower() in ("1", "true", "yes", "on"):
+        return f"{FAST_ENV}={value}"
+    return None
+
+
+def announce_fast(config, what):
+    """Print a fast run's first line: what switched it on and what it shrinks.
+
+    Args:
+      config: a :class:`LessonConfig` (its ``fast_source`` is named).
+      what: the lesson's own description of the fast run (``'2,000 training images, 1 epoch'``).
+    """
+    source = config.fast_source or "--fast"
+    hint = (f"unset {FAST_ENV} for the full run" if source.startswith(FAST_ENV)
+            else "drop --fast for the full run")
+    print(f"fast mode ({source}): {what}; {hint}", flush=True)
+
+
+def default_out(lesson, *parts, fast=False):
+    """The default run folder: ``runs/<lesson>/<part>_<part>[_fast]`` (one folder per
+    data set and model, so two different runs never share one)."""
+    name = "_".join(str(p) for p in parts if p) + ("_fast" if fast else "")
+    return Path("runs") / lesson / (name or "run")
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Each option's help states its default once: appended as ``(default: X)``
+    unless the help already names it, and left out where there is nothing to say
+    (None, a flag that is off)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if ("default" in text or action.default is None or action.default is argparse.SUPPRESS
+                or action.nargs == 0 or not action.option_strings):  # flags: off unless given
+            return text
+        return f"{text} (default: %(default)s)" if text else "(default: %(default)s)"
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -98,6 +152,25 @@ def _pos_int(text):
     return value
 
 
+MAX_SEED = 2 ** 31 - 1  # TensorFlow's op seeds and NumPy's generators both take it
+MAX_THREADS = 1024      # TensorFlow keeps the thread counts in 32-bit fields
+
+
+def _seed(text):
+    value = _nonneg_int(text)
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_SEED}, got {value}")
+    return value
+
+
+def _threads(text):
+    value = _nonneg_int(text)
+    if value > MAX_THREADS:
+        raise argparse.ArgumentTypeError(
+            f"must be at most {MAX_THREADS} (0 lets TensorFlow choose), got {value}")
+    return value
+
+
 # argparse types a lesson can use for its own flags
 positive_int = _pos_int
 nonnegative_int = _nonneg_int
@@ -125,33 +198,47 @@ def add_lr_argument(parser, default, help="learning rate"):
     parser.add_check(lambda args: None if args.lr > 0 else f"--lr must be > 0, got {args.lr}")
 
 
-def lesson_parser(prog, description, default_batch_size=128):
-    """An argument parser with the shared lesson flags; a lesson adds its own."""
-    p = OneLineParser(prog=prog, description=description,
-                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def lesson_parser(prog, description, default_batch_size=128, default_length="the lesson's"):
+    """An argument parser with the shared lesson flags; a lesson adds its own.
+
+    Args:
+      prog, description: for ``--help``.
+      default_batch_size: the lesson's ``--batch-size`` default.
+      default_length: how long the lesson trains without ``--epochs``/``--steps``,
+        for their help (``'25 epochs; 1 with --fast'``).
+    """
+    p = OneLineParser(prog=prog, description=description, formatter_class=HelpFormatter)
     g = p.add_argument_group("shared lesson options")
     g.add_argument("--data-dir", default=None,
                    help="data sets folder (default: $TFGRAPH_DATA, else the repository's data/)")
-    g.add_argument("--out", default=None, help="output folder (default: runs/<lesson>)")
+    g.add_argument("--out", default=None,
+                   help="output folder (default: runs/<lesson>/<dataset>_<model>, one per run)")
     length = g.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=_nonneg_int, default=None,
-                        help="passes over the training set (default: the lesson's)")
+                        help=f"passes over the training set (default: {default_length}); "
+                             "wins over --fast")
     length.add_argument("--steps", type=_nonneg_int, default=None,
-                        help="training steps in total, instead of --epochs")
-    g.add_argument("--batch-size", type=_pos_int, default=default_batch_size)
-    g.add_argument("--device", default="auto", help="auto, cpu, gpu, or /GPU:N")
-    g.add_argument("--seed", type=int, default=0)
+                        help="training steps in total, instead of --epochs; wins over --fast")
+    g.add_argument("--batch-size", type=_pos_int, default=default_batch_size,
+                   help="examples per training step")
+    g.add_argument("--device", default="auto",
+                   help="auto (the first GPU, else the CPU), cpu, gpu, or /GPU:N, /CPU:N")
+    g.add_argument("--seed", type=_seed, default=0,
+                   help=f"seed of the weights, the data split and order (0..{MAX_SEED})")
     g.add_argument("--fast", action="store_true",
-                   help="a smoke-sized run for CI and class demos (also TFGRAPH_FAST=1)")
-    g.add_argument("--resume", action="store_true",
-                   help="continue from the last checkpoint in OUT/checkpoints")
+                   help="a smoke-sized run for CI and class demos (also TFGRAPH_FAST=1); "
+                        "--epochs and --steps still win")
+    again = g.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="continue the run in OUT from its last checkpoint")
+    again.add_argument("--overwrite", action="store_true",
+                       help="delete the run already in OUT and start a new one")
     g.add_argument("--no-soft-placement", dest="soft_placement", action="store_false",
-                   help="a --device that is not there is an error, not a fallback to the "
-                        "CPU (soft placement on: %(default)s)")
-    g.add_argument("--intra-threads", type=_nonneg_int, default=0,
-                   help="threads inside one op (0: TensorFlow's choice, one per core)")
-    g.add_argument("--inter-threads", type=_nonneg_int, default=0,
-                   help="ops run side by side (0: TensorFlow's choice, one per core)")
+                   help="a --device that is not there is an error, not a fallback to the CPU")
+    g.add_argument("--intra-threads", type=_threads, default=0,
+                   help="threads inside one op (default: 0, TensorFlow's choice: one per core)")
+    g.add_argument("--inter-threads", type=_threads, default=0,
+                   help="ops run side by side (default: 0, TensorFlow's choice)")
     return p
 
 
@@ -161,11 +248,13 @@ class LessonConfig:
     dataclass inherits them and adds its own (``metrics.json`` records all)."""
 
     data_dir: str = None         # --data-dir (None: $TFGRAPH_DATA, else data/)
-    out: str = None              # --out (None: runs/<lesson>)
+    out: str = None              # --out (None: runs/<lesson>/<dataset>_<model>)
     device: str = "auto"         # --device
     seed: int = 0                # --seed
     fast: bool = False           # --fast or TFGRAPH_FAST=1
+    fast_source: str = None      # what switched fast mode on ("--fast", "TFGRAPH_FAST=1")
     resume: bool = False         # --resume
+    overwrite: bool = False      # --overwrite: replace the run already in --out
     soft_placement: bool = True  # --no-soft-placement sets False
     intra_threads: int = 0       # --intra-threads (0: TensorFlow's choice)
     inter_threads: int = 0       # --inter-threads
@@ -173,8 +262,10 @@ class LessonConfig:
 
 def shared_settings(args):
     """The shared flags of parsed ``args`` as :class:`LessonConfig` keyword arguments."""
+    source = fast_source(args.fast)
     return {"data_dir": args.data_dir, "out": args.out, "device": args.device,
-            "seed": args.seed, "fast": fast_mode(args.fast), "resume": args.resume,
+            "seed": args.seed, "fast": source is not None, "fast_source": source,
+            "resume": args.resume, "overwrite": getattr(args, "overwrite", False),
             **session_options(args)}
 
 

@@ -27,6 +27,7 @@ import tensorflow as tf
 from tfgraph_lessons.core.errors import UsageError
 from tfgraph_lessons.core.graph import tf1
 
+MAX_DEVICE_INDEX = 1023  # a larger index is a typo, not a device that could be missing
 _DEVICE_RE = re.compile(r"^/?(cpu|gpu)(?::(\d+))?$", re.IGNORECASE)
 
 
@@ -35,7 +36,7 @@ def available_gpus():
     return len(tf.config.list_physical_devices("GPU"))
 
 
-def resolve_device(spec="auto", notice=None, soft_placement=True):
+def resolve_device(spec="auto", notice=None, soft_placement=True, cpu_devices=1):
     """Turn a ``--device`` value into a device string for ``tf.device``.
 
     Args:
@@ -43,10 +44,13 @@ def resolve_device(spec="auto", notice=None, soft_placement=True):
         ``'gpu'``, or an explicit ``'/GPU:N'`` / ``'/CPU:0'``.
       notice: a callable taking a one-line message; defaults to printing on stderr.
       soft_placement: False (``--no-soft-placement``) turns the fallback for a
-        missing GPU into an error.
+        missing device into an error.
+      cpu_devices: how many CPU devices the lesson's Session exposes (1 unless it
+        asks :func:`session_config` for logical ones): ``/CPU:N`` beyond them is missing.
     Returns:
-      ``'/CPU:N'`` or ``'/GPU:N'``. A GPU that is not there falls back to
-      ``'/CPU:0'`` with a one-line notice.
+      ``'/CPU:N'`` or ``'/GPU:N'``: the device that will run, which a lesson
+      records. A device that is not there falls back to ``'/CPU:0'`` with a
+      one-line notice.
     Raises:
       UsageError: for anything else, and for a missing GPU without soft placement.
     """
@@ -60,21 +64,24 @@ def resolve_device(spec="auto", notice=None, soft_placement=True):
             f"unknown --device {spec!r}; use auto, cpu, gpu, or an explicit /GPU:N or /CPU:0"
         )
     kind, index = m.group(1).upper(), int(m.group(2) or 0)
+    if index > MAX_DEVICE_INDEX:
+        raise UsageError(f"--device {text}: no machine has {kind} {index}; use an index from "
+                         f"0 to {MAX_DEVICE_INDEX}, or auto, cpu, gpu")
+    n = cpu_devices if kind == "CPU" else available_gpus()
+    if index < n:
+        return f"/{kind}:{index}"
+    have = f"{n} {kind}{'s' if n != 1 else ''}" if n else f"no {kind}"
     if kind == "CPU":
-        return f"/CPU:{index}"
-    n = available_gpus()
-    if index >= n:
-        have = f"{n} GPU{'s' if n != 1 else ''}" if n else "no GPU"
-        if not soft_placement:
-            existing = f"/GPU:0../GPU:{n - 1} or /CPU:0" if n else "/CPU:0"
-            raise UsageError(
-                f"--device {text} asked for GPU {index} but TensorFlow sees {have}, and soft "
-                f"placement is off (--no-soft-placement); use {existing}, or drop "
-                "--no-soft-placement to fall back to the CPU")
-        notice(f"notice: --device {text} asked for GPU {index} but TensorFlow sees {have}; "
-               "running on /CPU:0")
-        return "/CPU:0"
-    return f"/GPU:{index}"
+        have = f"{n} CPU device{'s' if n != 1 else ''} (/CPU:0{f'../CPU:{n - 1}' if n > 1 else ''})"
+    if not soft_placement:
+        existing = f"/GPU:0../GPU:{n - 1} or /CPU:0" if kind == "GPU" and n else "/CPU:0"
+        raise UsageError(
+            f"--device {text} asked for {kind} {index} but this run has {have}, and soft "
+            f"placement is off (--no-soft-placement); use {existing}, or drop "
+            "--no-soft-placement to fall back to /CPU:0")
+    notice(f"notice: --device {text} asked for {kind} {index} but this run has {have}; "
+           "running on /CPU:0")
+    return "/CPU:0"
 
 
 def session_config(soft_placement=True, log_placement=False, intra_threads=0,

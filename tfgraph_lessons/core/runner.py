@@ -3,24 +3,28 @@
 The slides' mechanism, end to end: the lesson draws the graph
 (``build_graph(config) -> dict``), then :class:`Trainer` makes the session,
 feeds shuffled mini-batches through the placeholders epoch after epoch,
-validates after each epoch, and writes what a run leaves behind::
+evaluates after each epoch (and every ``eval_steps`` steps), and writes what a
+run leaves behind (see :mod:`tfgraph_lessons.core.rundir`)::
 
-    OUT/logs/train, OUT/logs/val    TensorBoard events (scalars, histograms, the graph)
-    OUT/checkpoints/                Saver checkpoints + state.json (history so far)
+    OUT/logs/train                 per-step training scalars, histograms, the graph
+    OUT/logs/val, test, train_eval the same tags (loss, accuracy) per evaluation
+    OUT/checkpoints/               Saver checkpoints + state.json (identity, history)
 
 A model is a dict of named tensors (Sonnet's ``build_graph`` convention) with at
-least ``images``, ``labels`` (placeholders), ``loss``, ``train_op`` and
-``global_step``; optionally ``accuracy``, ``is_training`` (a boolean
-placeholder fed True in training steps), ``logits`` and ``summary`` (the
-lesson's own merged summaries, written every ``summary_steps`` steps instead of
-the loss/accuracy scalars).
+least ``images``, ``labels`` (placeholders), ``loss`` (the objective that
+``train_op`` minimises), ``train_op`` and ``global_step``; optionally
+``accuracy``, ``cross_entropy`` (the data term of ``loss``: what evaluations
+report as loss), ``weight_decay`` (the penalty term, reported beside it),
+``is_training`` (a boolean placeholder fed True in training steps), ``logits``
+and ``summary`` (the lesson's own merged summaries, written every
+``summary_steps`` steps instead of the loss/accuracy scalars).
 
 Usage::
 
     with new_graph(seed=0) as g:
         model = build_graph(config)
-        with Trainer(g, model, out_dir, resume=True) as trainer:
-            history = trainer.fit(train, val, epochs=10, batch_size=128)
+        with Trainer(g, model, out_dir, resume=True, identity={"seed": 0}) as trainer:
+            history = trainer.fit(train, val, test, epochs=10, batch_size=128)
             test = trainer.evaluate(test_images, test_labels)
 
 A run killed at any moment resumes with ``resume=True`` from its last
@@ -29,7 +33,9 @@ from ``(seed, epoch)`` and ``(seed, step)``, so the resumed run sees the same
 batches the uninterrupted one would have.
 """
 import math
+import os
 import sys
+import uuid
 import time
 from pathlib import Path
 
@@ -41,7 +47,8 @@ from tfgraph_lessons.core.device import session_config as make_session_config
 from tfgraph_lessons.core.device import traced_run
 from tfgraph_lessons.core.errors import TrainingError, UsageError
 from tfgraph_lessons.core.graph import tf1
-from tfgraph_lessons.core.io import read_json, write_json
+from tfgraph_lessons.core import rundir
+from tfgraph_lessons.core.io import write_json
 
 REQUIRED_KEYS = ("images", "labels", "loss", "train_op", "global_step")
 
@@ -88,8 +95,10 @@ class Trainer:
     Args:
       graph: the ``tf.Graph`` the model was built in.
       model: dict of named tensors (see the module docstring).
-      out_dir: the run's folder (``logs/`` and ``checkpoints/`` go inside).
-      resume: restore the latest checkpoint in ``out_dir/checkpoints`` if there is one.
+      out_dir: the run's folder (``logs/`` and ``checkpoints/`` go inside); check it
+        first with :func:`~tfgraph_lessons.core.rundir.prepare_run_dir`.
+      resume: restore the checkpoint that ``out_dir/checkpoints/state.json`` names,
+        if there is one (see :mod:`tfgraph_lessons.core.rundir`).
       seed: the seed of the data order and augmentation.
       config: a ``tf1.ConfigProto`` (default: :func:`~tfgraph_lessons.core.device.session_config`).
       max_to_keep: checkpoints kept on disk.
@@ -97,8 +106,12 @@ class Trainer:
       finalize: finalize the graph once set up, so an op created by mistake
         inside the training loop raises at once instead of leaking memory.
       progress: show a progress bar (hidden when stderr is not a terminal).
-      train_log_subdir: the folder of ``OUT/logs`` the training events go to
-        (``''``: ``OUT/logs`` itself); validation events go to ``OUT/logs/val``.
+      train_log_subdir: the folder of ``OUT/logs`` the training events go to;
+        evaluations go to its siblings ``val``, ``test`` and ``train_eval``.
+      identity: what makes a checkpoint belong to this run (lesson, dataset,
+        model, seed, split sizes, image shape ...): saved in ``state.json`` and
+        compared on ``resume``; a difference is a
+        :class:`~tfgraph_lessons.core.errors.UsageError` naming the setting.
 
     A model with a ``summary`` op has it written every ``summary_steps`` steps
     in place of the loss/accuracy scalars, and its summaries are not written
@@ -107,12 +120,13 @@ class Trainer:
 
     def __init__(self, graph, model, out_dir, *, resume=False, seed=0, config=None,
                  max_to_keep=3, histograms=True, finalize=True, progress=True,
-                 train_log_subdir="train"):
+                 train_log_subdir="train", identity=None):
         missing = [k for k in REQUIRED_KEYS if k not in model]
         if missing:
             raise ValueError(f"[Trainer] model dict lacks {missing}; build_graph must return "
                              f"at least {list(REQUIRED_KEYS)}")
         self.graph, self.model, self.seed = graph, model, seed
+        self.identity = dict(identity or {})
         self.out_dir = Path(out_dir)
         self.ckpt_dir = self.out_dir / "checkpoints"
         self.log_dir = self.out_dir / "logs"
@@ -122,54 +136,95 @@ class Trainer:
         self.train_images_seen = 0
         self.placement = None   # where a traced step ran (fit(trace_first_step=True))
         self.last_loss = None   # the loss of the last training step (for on_step)
+        self._writers = {}
 
         with graph.as_default():
-            if "summary" in model:  # the lesson's own summaries, every summary_steps steps
-                self._step_summary, epoch_summaries = model["summary"], []
-            else:
-                epoch_summaries = list(tf1.get_collection(tf1.GraphKeys.SUMMARIES))
-                scalars = [tf1.summary.scalar("loss", model["loss"])]
-                if "accuracy" in model:
-                    scalars.append(tf1.summary.scalar("accuracy", model["accuracy"]))
-                self._step_summary = tf1.summary.merge(scalars)
+            self._own_step_summary = model.get("summary")
+            epoch_summaries = [] if self._own_step_summary is not None else list(
+                tf1.get_collection(tf1.GraphKeys.SUMMARIES))
             if histograms:
                 epoch_summaries += [tf1.summary.histogram("params/" + v.op.name, v)
                                     for v in tf1.trainable_variables()]
             self._epoch_summary = tf1.summary.merge(epoch_summaries) if epoch_summaries else None
-            self.saver = tf1.train.Saver(max_to_keep=max_to_keep)
+            # relative paths in checkpoints/checkpoint: a moved folder still finds its files
+            self.saver = tf1.train.Saver(max_to_keep=max_to_keep, save_relative_paths=True)
             init = tf1.global_variables_initializer()
             self.sess = tf1.Session(graph=graph, config=config or make_session_config())
             if finalize:
                 graph.finalize()
 
-        self.train_writer = tf1.summary.FileWriter(str(self.log_dir / train_log_subdir), graph)
-        self.val_writer = tf1.summary.FileWriter(str(self.log_dir / "val"))
+        self._train_log = train_log_subdir
+        self._writers[train_log_subdir] = self._new_writer(train_log_subdir, graph)
         self.start_step = 0
-        latest = tf1.train.latest_checkpoint(str(self.ckpt_dir)) if resume else None
-        if latest:
-            try:
-                self.saver.restore(self.sess, latest)
-            except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as e:
-                self.close()
-                first = str(e).strip().splitlines()[0][:160]
-                raise UsageError(
-                    f"the checkpoint {latest} does not fit this model ({first}); "
-                    "use another --out or run without --resume") from None
-            self.start_step = int(self.sess.run(model["global_step"]))
-            state = read_json(self.ckpt_dir / "state.json", default={}) or {}
-            self.history = [h for h in state.get("history", []) if h["step"] <= self.start_step]
-            self.train_seconds = state.get("train_seconds", 0.0)
-            self.train_images_seen = state.get("train_images_seen", 0)
-            self._say(f"resumed from {latest} at step {self.start_step}")
-        else:
+        try:
+            self._restore_or_init(resume, init)
+        except BaseException:
+            self.close()
+            raise
+
+    def _restore_or_init(self, resume, init):
+        prefix, state = rundir.resume_point(self.ckpt_dir) if resume else (None, None)
+        if prefix is None:
             if resume:
                 self._say(f"no checkpoint in {self.ckpt_dir}; starting from scratch")
             self.sess.run(init)
+            self._mark_start(0)
+            return
+        rundir.check_identity(state.get("run"), self.identity, self.ckpt_dir)
+        try:
+            self.saver.restore(self.sess, prefix)
+        except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as e:
+            first = str(e).strip().splitlines()[0][:160]
+            raise UsageError(
+                f"the checkpoint {prefix} does not fit this model ({first}); "
+                "use another --out or run without --resume") from None
+        except (tf.errors.OpError, ValueError) as e:  # truncated .data, garbage .index
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+            raise UsageError(
+                f"the checkpoint {prefix} cannot be read ({first}); delete {self.ckpt_dir} "
+                "to start over, or use another --out") from None
+        self.start_step = int(self.sess.run(self.model["global_step"]))
+        if self.start_step != state["step"]:
+            raise UsageError(f"the checkpoint {prefix} holds step {self.start_step}, its "
+                             f"state.json says {state['step']}; delete {self.ckpt_dir} to start "
+                             "over, or use another --out")
+        rundir.remove_later_checkpoints(self.ckpt_dir, self.start_step)
+        self.saver.recover_last_checkpoints(
+            [p for s, p in rundir.checkpoints_on_disk(self.ckpt_dir).items()
+             if s <= self.start_step])
+        self.history = [h for h in state.get("history", []) if h["step"] <= self.start_step]
+        self.train_seconds = state.get("train_seconds", 0.0)
+        self.train_images_seen = state.get("train_images_seen", 0)
+        self._mark_start(self.start_step)
+        self._say(f"resumed from {prefix} at step {self.start_step}")
+
+    def _mark_start(self, step):
+        """Tell TensorBoard that the run (re)starts at ``step``: events an earlier,
+        killed process wrote after ``step`` are discarded, not drawn as a second curve."""
+        self._writer(self._train_log).add_session_log(
+            tf1.SessionLog(status=tf1.SessionLog.START), step)
 
     # ------------------------------------------------------------------ helpers
 
     def _say(self, msg):
+        """A notice (resume, fallbacks) on stderr."""
         tqdm.write(msg, file=sys.stderr)
+
+    def _report(self, msg):
+        """A result line (one per evaluation) on stdout, below the progress bar."""
+        tqdm.write(msg, file=sys.stdout)
+
+    def _writer(self, name):
+        """The event writer of ``OUT/logs/<name>`` (train, val, test, train_eval)."""
+        if name not in self._writers:
+            self._writers[name] = self._new_writer(name)
+        return self._writers[name]
+
+    def _new_writer(self, name, graph=None):
+        # TensorFlow names event files by the second and the host: a resumed run started
+        # in the same second would truncate the first one's file without a suffix of its own
+        suffix = f".{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        return tf1.summary.FileWriter(str(self.log_dir / name), graph, filename_suffix=suffix)
 
     def __enter__(self):
         return self
@@ -178,9 +233,8 @@ class Trainer:
         self.close()
 
     def close(self):
-        for w in (getattr(self, "train_writer", None), getattr(self, "val_writer", None)):
-            if w is not None:
-                w.close()
+        for w in getattr(self, "_writers", {}).values():
+            w.close()
         if getattr(self, "sess", None) is not None:
             self.sess.close()
             self.sess = None
@@ -190,21 +244,23 @@ class Trainer:
         return int(self.sess.run(self.model["global_step"]))
 
     def save(self, step):
-        """Write a checkpoint, then the run state that goes with it."""
+        """Write a checkpoint, then the run state that goes with it (the state names
+        the checkpoint, so a process killed between the two resumes from the one before)."""
         self.ckpt_dir.mkdir(parents=True, exist_ok=True)
-        path = self.saver.save(self.sess, str(self.ckpt_dir / "model.ckpt"), global_step=step)
-        write_json(self.ckpt_dir / "state.json", {
-            "step": step, "history": self.history, "train_seconds": self.train_seconds,
-            "train_images_seen": self.train_images_seen})
+        path = self.saver.save(self.sess, str(self.ckpt_dir / rundir.CHECKPOINT_PREFIX),
+                               global_step=step)
+        write_json(self.ckpt_dir / rundir.STATE_FILE, {
+            "step": step, "run": self.identity, "history": self.history,
+            "train_seconds": self.train_seconds, "train_images_seen": self.train_images_seen})
         return path
 
     def checkpoint(self):
         """The path of a checkpoint of the current step: the latest one if it is of
         this step, else one written now."""
         step = self.step
-        latest = tf1.train.latest_checkpoint(str(self.ckpt_dir))
-        if latest and latest.endswith(f"-{step}"):
-            return latest
+        state = rundir.read_state(self.ckpt_dir)
+        if state and state["step"] == step and step in rundir.checkpoints_on_disk(self.ckpt_dir):
+            return rundir.checkpoint_path(self.ckpt_dir, step)
         return self.save(step)
 
     def _feed(self, images, labels, training, extra=None):
@@ -215,14 +271,22 @@ class Trainer:
             feed.update(extra)
         return feed
 
+    @property
+    def _loss_tensor(self):
+        """The loss evaluations report: the cross-entropy when the model has one
+        (the training objective adds the weight-decay penalty to it)."""
+        return self.model.get("cross_entropy", self.model["loss"])
+
     # ------------------------------------------------------------------ evaluation
 
     def evaluate(self, images, labels, batch_size=500, feed_extra=None):
         """Loss and accuracy over a whole split, in inference mode (no dropout).
 
-        Returns ``{'loss': float, 'accuracy': float}`` averaged over examples.
+        Returns ``{'loss': float, 'accuracy': float}`` averaged over examples;
+        ``loss`` is the cross-entropy when the model has ``cross_entropy``
+        (no weight-decay penalty, so splits compare like with like).
         """
-        fetches = {"loss": self.model["loss"]}
+        fetches = {"loss": self._loss_tensor}
         if "accuracy" in self.model:
             fetches["accuracy"] = self.model["accuracy"]
         return evaluate_in_batches(self.sess, fetches, self.model["images"], self.model["labels"],
@@ -239,28 +303,33 @@ class Trainer:
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, train, val=None, *, epochs=None, steps=None, batch_size=128, batch_fn=None,
-            feed_extra=None, checkpoint_steps=None, summary_steps=50, eval_batch_size=500,
-            train_eval_size=0, on_epoch_end=None, on_step=None, warmup_steps=0,
-            trace_first_step=False):
+    def fit(self, train, val=None, test=None, *, epochs=None, steps=None, batch_size=128,
+            batch_fn=None, feed_extra=None, checkpoint_steps=None, summary_steps=50,
+            eval_batch_size=500, train_eval_size=0, eval_steps=None, on_epoch_end=None,
+            on_step=None, warmup_steps=0, trace_first_step=False):
         """Train until ``steps`` global steps, or ``epochs`` epochs, have run in total.
 
         Args:
           train: ``(images, labels)`` NumPy arrays of the training split.
-          val: ``(images, labels)`` evaluated after every epoch, or None.
+          val, test: ``(images, labels)`` evaluated (inference mode) after every
+            epoch (or every ``eval_steps`` steps), or None. Their scalars go to
+            ``OUT/logs/val`` and ``OUT/logs/test`` under the training tags.
           epochs / steps: the run's length (give one); counted from step 0, so a
             resumed run stops where the uninterrupted one would have.
           batch_size: examples per training step.
           batch_fn: ``fn(images, labels, rng) -> (images, labels)`` applied to each
             training batch (augmentation); ``rng`` is seeded by ``(seed, step)``.
           feed_extra: more feeds for training steps (e.g. a ``keep_prob`` placeholder).
-          checkpoint_steps: also checkpoint every this many steps (always after
-            each epoch and at the end).
-          summary_steps: write the loss/accuracy scalars every this many steps.
+          checkpoint_steps: checkpoint every this many steps instead of after each
+            epoch (always at the end too).
+          summary_steps: write the training scalars every this many steps.
           train_eval_size: if > 0, also evaluate this many training examples in
-            inference mode after each epoch (``train_eval_accuracy``): the honest
-            training accuracy, without dropout, that the overfitting lesson compares.
-          on_epoch_end: ``fn(trainer, entry)`` called at the end of each epoch, before
+            inference mode at each evaluation (``train_eval_accuracy``): the honest
+            training accuracy, without dropout or augmentation.
+          eval_steps: evaluate every this many steps instead of after each epoch
+            (and at the end): more often, so a short run still draws a curve, or
+            less often, so evaluation does not dominate a run of tiny epochs.
+          on_epoch_end: ``fn(trainer, entry)`` called at each evaluation, before
             the entry is printed and recorded: it may add numbers to ``entry``.
           on_step: ``fn(trainer, step)`` called after every training step (``step``
             counts the steps done, from 1; ``trainer.last_loss`` is its loss); keep it cheap.
@@ -271,13 +340,16 @@ class Trainer:
             ran in ``trainer.placement``; that step is left out of
             :attr:`images_per_second` too (on top of ``warmup_steps``).
         Returns:
-          the history: one dict per epoch (``epoch``, ``step``, ``train_loss``,
-          ``train_accuracy`` (running mean over the epoch's batches, dropout on),
-          ``val_loss``, ``val_accuracy``, ``images_per_second``, ``wall_seconds``).
+          the history: one dict per evaluation with ``epoch`` (fractional inside
+          an epoch), ``step``, ``train_running_loss`` and ``train_running_accuracy``
+          (mean over the training batches since the last evaluation, with dropout
+          and augmentation on), ``weight_decay`` (the penalty added to the loss),
+          ``train_eval_*``, ``val_*``, ``test_*`` (inference mode),
+          ``images_per_second`` and ``wall_seconds``.
         """
         images, labels = _check_split("training data", train)
-        if val is not None:
-            val = _check_split("validation data", val)
+        val = _check_split("validation data", val) if val is not None else None
+        test = _check_split("test data", test) if test is not None else None
         if (epochs is None) == (steps is None):
             raise UsageError("give the run a length: epochs or steps (one of them)")
         if (epochs is not None and epochs < 0) or (steps is not None and steps < 0):
@@ -289,23 +361,25 @@ class Trainer:
         total = steps if steps is not None else epochs * spe
         self.steps_per_epoch, self.total_steps = spe, total
         step = self.start_step
-        fetches = {"train_op": self.model["train_op"], "loss": self.model["loss"]}
-        if "accuracy" in self.model:
-            fetches["accuracy"] = self.model["accuracy"]
+        fetches = {"train_op": self.model["train_op"], "loss": self._loss_tensor,
+                   "objective": self.model["loss"]}
+        for key in ("accuracy", "weight_decay"):
+            if key in self.model:
+                fetches[key] = self.model[key]
         last_saved = step
         first_step = step
         untimed = step + warmup_steps + (1 if trace_first_step else 0)  # first timed step
+        splits = {"train_eval": None, "val": val, "test": test}
+        run = _EvalPoint(self, images, labels, splits, train_eval_size, eval_batch_size,
+                         on_epoch_end)
 
         bar = tqdm(total=total, initial=min(step, total), unit="step", dynamic_ncols=True,
                    disable=None if self.progress else True, file=sys.stderr)
-        run_start = time.time()
         try:
             while step < total:
                 epoch = step // spe
                 order = epoch_order(n, self.seed, epoch)
-                sums = {"loss": 0.0, "accuracy": 0.0, "count": 0}
-                epoch_start = time.time()
-                epoch_images = 0
+                run.order = order
                 bar.set_description(f"epoch {epoch + 1}/{math.ceil(total / spe)}")
                 while step < total and step // spe == epoch:
                     i = step % spe
@@ -314,72 +388,67 @@ class Trainer:
                     if batch_fn is not None:
                         x, y = batch_fn(x, y, np.random.default_rng([self.seed, step]))
                     feed = self._feed(x, y, True, feed_extra)
-                    run = dict(fetches)
-                    if summary_steps and step % summary_steps == 0:
-                        run["summary"] = self._step_summary
+                    fetch = dict(fetches)
+                    write_summary = bool(summary_steps) and step % summary_steps == 0
+                    if write_summary and self._own_step_summary is not None:
+                        fetch["summary"] = self._own_step_summary
                     if trace_first_step and step == first_step:
-                        out, self.placement = traced_run(self.sess, run, feed)
+                        out, self.placement = traced_run(self.sess, fetch, feed)
                     else:
                         t0 = time.perf_counter()
-                        out = self.sess.run(run, feed)
+                        out = self.sess.run(fetch, feed)
                         if step >= untimed:
                             self.train_seconds += time.perf_counter() - t0
                             self.train_images_seen += len(x)
-                    epoch_images += len(x)
-                    loss = float(out["loss"])
-                    if not math.isfinite(loss):
-                        ckpt = tf1.train.latest_checkpoint(str(self.ckpt_dir))
-                        kept = f"the last good checkpoint {ckpt} is kept" if ckpt else \
-                            "no checkpoint was written yet"
-                        raise TrainingError(
-                            f"the loss became {loss} at step {step} (epoch {epoch + 1}); "
-                            f"stopped, {kept}; lower the learning rate or check the input scaling")
+                    objective = float(out["objective"])
+                    if not math.isfinite(objective):
+                        self._stop_on_nan(objective, step, epoch)
                     step += 1
-                    self.last_loss = loss
-                    if "summary" in out:
-                        self.train_writer.add_summary(out["summary"], step)
-                    sums["loss"] += loss
-                    sums["accuracy"] += float(out.get("accuracy", 0.0))
-                    sums["count"] += 1
+                    self.last_loss = objective
+                    run.add_batch(out, len(x))
+                    if write_summary:
+                        self._write_step_summary(out, step)
                     bar.update(1)
                     if i % 10 == 0:
-                        bar.set_postfix(loss=f"{loss:.3f}")
+                        bar.set_postfix(loss=f"{float(out['loss']):.3f}")
                     if on_step is not None:
                         on_step(self, step)
-                    if checkpoint_steps and step % checkpoint_steps == 0 and step < total:
+                    epoch_done = step % spe == 0 or step == total
+                    if step == total or (step % eval_steps == 0 if eval_steps else epoch_done):
+                        run.record(step, spe, feed)
+                    if step % checkpoint_steps == 0 if checkpoint_steps else epoch_done:
                         self.save(step)
                         last_saved = step
-                # ---- end of an epoch (or of the run)
-                entry = {"epoch": epoch + 1, "step": step,
-                         "train_loss": sums["loss"] / max(1, sums["count"])}
-                if "accuracy" in fetches:
-                    entry["train_accuracy"] = sums["accuracy"] / max(1, sums["count"])
-                dt = time.time() - epoch_start
-                if train_eval_size:
-                    sub = order[:train_eval_size]
-                    ev = self.evaluate(images[sub], labels[sub], eval_batch_size)
-                    entry.update({f"train_eval_{k}": v for k, v in ev.items()})
-                if val is not None:
-                    ev = self.evaluate(*val, batch_size=eval_batch_size)
-                    entry.update({f"val_{k}": v for k, v in ev.items()})
-                    self._write_scalars(self.val_writer, step, ev)
-                entry["images_per_second"] = epoch_images / dt if dt > 0 else None
-                if on_epoch_end is not None:
-                    on_epoch_end(self, entry)
-                entry["wall_seconds"] = round(time.time() - run_start, 3)
-                self.history.append(entry)
-                if self._epoch_summary is not None:
-                    self.train_writer.add_summary(self.sess.run(self._epoch_summary, feed), step)
-                self.train_writer.flush()
-                self.val_writer.flush()
-                self._say(format_entry(entry))
-                self.save(step)
-                last_saved = step
         finally:
             bar.close()
         if last_saved != step:
             self.save(step)
         return self.history
+
+    def _stop_on_nan(self, loss, step, epoch):
+        state = rundir.read_state(self.ckpt_dir) if self.ckpt_dir.is_dir() else None
+        kept = (f"the last good checkpoint {rundir.checkpoint_path(self.ckpt_dir, state['step'])}"
+                " is kept" if state else "no checkpoint was written yet")
+        raise TrainingError(
+            f"the loss became {loss} at step {step} (epoch {epoch + 1}); "
+            f"stopped, {kept}; lower the learning rate or check the input scaling")
+
+    def _write_step_summary(self, out, step):
+        if "summary" in out:
+            self._writer(self._train_log).add_summary(out["summary"], step)
+            return
+        values = {"loss": out["loss"]}
+        for key in ("accuracy", "weight_decay"):
+            if key in out:
+                values[key] = out[key]
+        self._write_scalars(self._train_log, step, values)
+
+    def _write_scalars(self, name, step, values):
+        """Scalars under fixed tags (``loss``, ``accuracy``) in ``OUT/logs/<name>``, so the
+        train, val and test curves overlay in TensorBoard."""
+        summary = tf1.Summary(value=[tf1.Summary.Value(tag=k, simple_value=float(v))
+                                     for k, v in values.items()])
+        self._writer(name).add_summary(summary, step)
 
     @property
     def images_per_second(self):
@@ -387,24 +456,82 @@ class Trainer:
         steps, leaving out each ``fit``'s warm-up and traced steps)."""
         return self.train_images_seen / self.train_seconds if self.train_seconds else None
 
-    def _write_scalars(self, writer, step, values):
-        summary = tf1.Summary(value=[tf1.Summary.Value(tag=k, simple_value=float(v))
-                                     for k, v in values.items()])
-        writer.add_summary(summary, step)
+
+class _EvalPoint:
+    """The running sums of one :meth:`Trainer.fit` between evaluations, and the evaluation
+    that turns them into one history entry."""
+
+    def __init__(self, trainer, images, labels, splits, train_eval_size, batch_size,
+                 on_epoch_end):
+        self.trainer, self.images, self.labels = trainer, images, labels
+        self.splits, self.train_eval_size = splits, train_eval_size
+        self.batch_size, self.on_epoch_end = batch_size, on_epoch_end
+        self.order = None
+        self.start = time.time()
+        self._reset()
+
+    def _reset(self):
+        self.sums = {"loss": 0.0, "accuracy": 0.0, "weight_decay": 0.0}
+        self.batches, self.seen = 0, 0
+        self.since = time.time()
+
+    def add_batch(self, out, size):
+        for key in self.sums:
+            self.sums[key] += float(out.get(key, 0.0))
+        self.batches += 1
+        self.seen += size
+
+    def record(self, step, spe, feed):
+        """Evaluate every split, append the entry to the history, print it, log it."""
+        t = self.trainer
+        dt = time.time() - self.since
+        epoch = step / spe
+        entry = {"epoch": int(epoch) if epoch == int(epoch) else round(epoch, 3), "step": step,
+                 "train_running_loss": self.sums["loss"] / max(1, self.batches)}
+        if "accuracy" in t.model:
+            entry["train_running_accuracy"] = self.sums["accuracy"] / max(1, self.batches)
+        if "weight_decay" in t.model:
+            entry["weight_decay"] = self.sums["weight_decay"] / max(1, self.batches)
+        for name, split in self.splits.items():
+            if name == "train_eval":
+                if not self.train_eval_size:
+                    continue
+                sub = self.order[:self.train_eval_size]
+                split = (self.images[sub], self.labels[sub])
+            if split is None:
+                continue
+            ev = t.evaluate(*split, batch_size=self.batch_size)
+            entry.update({f"{name}_{k}": v for k, v in ev.items()})
+            t._write_scalars(name, step, ev)
+        entry["images_per_second"] = self.seen / dt if dt > 0 else None
+        if self.on_epoch_end is not None:
+            self.on_epoch_end(t, entry)
+        entry["wall_seconds"] = round(time.time() - self.start, 3)
+        t.history.append(entry)
+        if t._epoch_summary is not None:
+            t._writer(t._train_log).add_summary(t.sess.run(t._epoch_summary, feed), step)
+        for w in t._writers.values():
+            w.flush()
+        t._report(format_entry(entry))
+        self._reset()
 
 
 def format_entry(entry):
-    """One line per epoch: ``epoch 3  step 1170  loss 1.234  acc 55.1%  val_acc 52.0%  812 img/s``."""
-    parts = [f"epoch {entry['epoch']}", f"step {entry['step']}",
-             f"loss {entry['train_loss']:.4f}"]
-    if "train_accuracy" in entry:
-        parts.append(f"acc {100 * entry['train_accuracy']:.1f}%")
+    """One line per evaluation, each number labelled with what it measures::
+
+        epoch 3  step 1170  batches (training mode): loss 1.234 acc 55.1%  |  inference: train 60.2%  val 52.0%  test 51.3%  val loss 1.301  |  812 img/s
+    """
+    batches = f"batches (training mode): loss {entry['train_running_loss']:.3f}"
+    if "train_running_accuracy" in entry:
+        batches += f" acc {100 * entry['train_running_accuracy']:.1f}%"
+    parts = [f"epoch {entry['epoch']}", f"step {entry['step']}", batches]
+    inference = [f"{label} {100 * entry[f'{split}_accuracy']:.1f}%"
+                 for split, label in (("train_eval", "train"), ("val", "val"), ("test", "test"))
+                 if f"{split}_accuracy" in entry]
     if "val_loss" in entry:
-        parts.append(f"val_loss {entry['val_loss']:.4f}")
-    if "val_accuracy" in entry:
-        parts.append(f"val_acc {100 * entry['val_accuracy']:.1f}%")
-    if "test_accuracy" in entry:
-        parts.append(f"test_acc {100 * entry['test_accuracy']:.1f}%")
+        inference.append(f"val loss {entry['val_loss']:.3f}")
+    if inference:
+        parts.append("| inference: " + "  ".join(inference))
     if entry.get("images_per_second"):
-        parts.append(f"{entry['images_per_second']:.0f} img/s")
+        parts.append(f"| {entry['images_per_second']:.0f} img/s")
     return "  ".join(parts)
