@@ -18,6 +18,7 @@ matplotlib.use("Agg")  # this process draws too; no display needed
 from tfgraph_lessons import figures  # noqa: E402
 from tfgraph_lessons.core.errors import UsageError  # noqa: E402
 from tfgraph_lessons.figures import conv_basics  # noqa: E402
+from tfgraph_lessons.figures.__main__ import main as figures_main  # noqa: E402
 
 SEED_FIGURES = {
     "conv_slide_example",
@@ -123,6 +124,72 @@ def test_relu_curve_and_min_max():
     np.testing.assert_allclose(z.max(0), 1.0, atol=1e-6)
 
 
+# ----------------------------------------------------------------------------- labels from the data
+
+
+@pytest.fixture
+def closing():
+    """Collects figures a test draws and closes them afterwards."""
+    import matplotlib.pyplot as plt
+
+    drawn = []
+    yield drawn.append
+    for fig in drawn:
+        plt.close(fig)
+
+
+def test_min_max_titles_come_from_the_data(closing):
+    from sklearn.datasets import load_wine
+
+    wine = load_wine()
+    alcohol = wine.data[:, wine.feature_names.index("alcohol")]
+    proline = wine.data[:, wine.feature_names.index("proline")]
+    np.testing.assert_allclose([np.ptp(alcohol), np.ptp(proline)], [3.80, 1402.0])   # ~369x apart
+    fig = conv_basics.min_max_figure()
+    closing(fig)
+    before, after = fig.axes[0].get_title(), fig.axes[1].get_title()
+    assert before == "before: ranges 3.8 and 1,402 differ ~370x"
+    assert after == "after: both in [0, 1]"
+
+
+def test_figure_labels_follow_other_data(monkeypatch, closing):
+    """Change the data behind the figures: their labels change with it."""
+    real_min_max, real_conv = conv_basics.min_max_example(), conv_basics.slide_conv_example()
+    feats = np.array([[0.0, 10.0], [2.0, 60.0], [1.0, 35.0]] * 3)          # ranges 2 and 50
+    lo, hi = feats.min(0), feats.max(0)
+    monkeypatch.setattr(conv_basics, "min_max_example", lambda: {
+        **real_min_max, "features": feats, "normalised": (0.5 * (feats - lo) / (hi - lo)).astype(np.float32),
+        "labels": np.arange(9) % 3, "lo": lo, "hi": hi})
+    fig = conv_basics.min_max_figure()
+    closing(fig)
+    assert fig.axes[0].get_title() == "before: ranges 2 and 50 differ ~25x"
+    assert fig.axes[1].get_title() == "after: both in [0, 0.5]"
+    monkeypatch.setattr(conv_basics, "slide_conv_example",
+                        lambda: {**real_conv, "stride": 2, "padding": "SAME"})
+    fig = conv_basics.slide_conv_figure()
+    closing(fig)
+    assert fig.axes[2].get_title() == "output 2x5 (stride 2, SAME)"
+
+
+def test_registered_descriptions_agree_with_the_data():
+    """The --list descriptions are written out (no TF at import); check their numbers here."""
+    figures.load_all()
+    desc = {name: figures.FIGURES[name].description for name in SEED_FIGURES}
+    ex = conv_basics.slide_conv_example()
+    h, w = ex["image"].shape
+    kh, kw = ex["kernel"].shape
+    oh, ow = ex["output"].shape
+    assert desc["conv_slide_example"].startswith(
+        f"{kh}x{kw} filter slid over a {h}x{w} image, stride {ex['stride']}, {ex['padding']} -> {oh}x{ow} output")
+    three = conv_basics.three_channel_example()
+    sums = " + ".join(str(v) for v in three["partial_sums"])
+    assert f"per-channel sums {sums} = {three['total']}" in desc["conv_three_channels"]
+    shapes = ", ".join("{}x{}".format(*c["output_shape"]) for c in conv_basics.padding_stride_example())
+    assert desc["padding_stride"].endswith(f"-> {shapes}")
+    x, _ = conv_basics.relu_curve()
+    assert f"on [{x.min():.0f}, {x.max():.0f}]" in desc["relu"]
+
+
 # ----------------------------------------------------------------------------- the registry
 
 
@@ -194,6 +261,19 @@ def test_rerun_writes_identical_bytes(full_run, tmp_path, monkeypatch):
     assert len(paths) == len(list(out_a.iterdir()))
     for p in paths:
         assert p.read_bytes() == (out_a / p.name).read_bytes(), f"{p.name} differs between runs"
+
+
+@pytest.mark.parametrize("argv, what", [
+    (["--bogus"], "unrecognized arguments: --bogus"),
+    (["--only"], "argument --only: expected at least one argument"),
+])
+def test_cli_bad_flag_is_one_line_and_exit_2(argv, what, capsys):
+    with pytest.raises(SystemExit) as e:
+        figures_main(argv)
+    assert e.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [f"error: python -m tfgraph_lessons.figures: {what} (see --help)"]
 
 
 def test_cli_unknown_name_is_one_line_and_exit_2(tmp_path):

@@ -187,6 +187,21 @@ def test_read_cifar100_wrong_record_size(tmp_path):
         formats.read_cifar100_bin(tmp_path / "test.bin")
 
 
+def test_read_cifar_expected_records(tmp_path):
+    """A file cut at a record boundary is well-formed: only ``expected_records`` catches it."""
+    (tmp_path / "b.bin").write_bytes(cifar_records(random_images(3, 12), [1, 2, 3]))
+    assert formats.read_cifar10_bin(tmp_path / "b.bin")[1].tolist() == [1, 2, 3]   # any count by default
+    assert formats.read_cifar10_bin(tmp_path / "b.bin", expected_records=3)[0].shape == (3, 32, 32, 3)
+    with pytest.raises(DataError) as e:
+        formats.read_cifar10_bin(tmp_path / "b.bin", expected_records=10_000)
+    msg = str(e.value)
+    assert msg.startswith(f"{tmp_path / 'b.bin'}: 3 CIFAR-10 records, expected 10,000")
+    assert "delete it so it is downloaded again" in msg and "\n" not in msg
+    (tmp_path / "c.bin").write_bytes(cifar_records(random_images(2, 13), [1, 2], [3, 4]))
+    with pytest.raises(DataError, match=r"c\.bin: 2 CIFAR-100 records, expected 50,000"):
+        formats.read_cifar100_bin(tmp_path / "c.bin", expected_records=50_000)
+
+
 # ----------------------------------------------------------------------------- SVHN
 
 def write_svhn(path, images, labels):
@@ -290,6 +305,13 @@ def test_load_missing_without_download(tmp_path):
     assert "--dataset digits" in str(e.value) and str(tmp_path / "mnist") in str(e.value)
 
 
+@pytest.fixture
+def small_cifar(monkeypatch):
+    """The loaders accept the hand-written folders below (3 and 4 records, not 10,000 and 50,000)."""
+    monkeypatch.setattr(datasets, "CIFAR10_FILE_RECORDS", 3)
+    monkeypatch.setattr(datasets, "CIFAR100_SPLIT_RECORDS", {"train": 4, "test": 4})
+
+
 def make_cifar10(root, per_file=3, meta=True):
     folder = root / "cifar-10-batches-bin"
     folder.mkdir(parents=True)
@@ -304,7 +326,7 @@ def make_cifar10(root, per_file=3, meta=True):
     return written
 
 
-def test_load_cifar10_from_folder(tmp_path, offline):
+def test_load_cifar10_from_folder(tmp_path, offline, small_cifar):
     written = make_cifar10(tmp_path)
     ds = datasets.load("CIFAR-10", data_dir=tmp_path)          # no tarball needed
     assert ds.name == "cifar10" and ds.image_shape == (32, 32, 3)
@@ -315,7 +337,7 @@ def test_load_cifar10_from_folder(tmp_path, offline):
     assert len(ds.train_labels) == 15 and len(ds.test_labels) == 3
 
 
-def test_load_cifar10_names_from_meta_and_fallback(tmp_path, offline):
+def test_load_cifar10_names_from_meta_and_fallback(tmp_path, offline, small_cifar):
     make_cifar10(tmp_path, meta=False)
     assert datasets.load_cifar10(tmp_path).class_names[-1] == "truck"
     names = [f"c{i}" for i in range(10)]
@@ -323,7 +345,47 @@ def test_load_cifar10_names_from_meta_and_fallback(tmp_path, offline):
     assert datasets.load_cifar10(tmp_path).class_names == tuple(names)
 
 
-def test_load_cifar10_missing_batch_offline(tmp_path, offline):
+def test_load_cifar10_meta_not_utf8_is_one_line_data_error(tmp_path, offline, small_cifar):
+    make_cifar10(tmp_path)
+    meta = tmp_path / "cifar-10-batches-bin" / "batches.meta.txt"
+    meta.write_bytes("\n".join(datasets.CIFAR10_CLASSES).replace("deer", "d\u00e9er").encode("latin-1"))
+    with pytest.raises(DataError) as e:
+        datasets.load_cifar10(tmp_path)
+    msg = str(e.value)
+    assert msg.startswith(f"{meta}: not UTF-8 text") and "\n" not in msg
+    assert f"delete {meta.parent} so it is downloaded again" in msg
+
+
+def test_load_cifar10_checks_official_record_counts(tmp_path, offline):
+    """Hand-written batches of 3 records are well-formed but not the official 10,000."""
+    make_cifar10(tmp_path)
+    folder = tmp_path / "cifar-10-batches-bin"
+    assert datasets.CIFAR10_FILE_RECORDS == 10_000
+    with pytest.raises(DataError) as e:
+        datasets.load_cifar10(tmp_path)
+    msg = str(e.value)
+    assert msg.startswith(f"{folder / 'data_batch_1.bin'}: 3 CIFAR-10 records, expected 10,000")
+    assert "delete it so it is downloaded again" in msg and "\n" not in msg
+    with pytest.raises(DataError, match=r"test_batch\.bin: 3 CIFAR-10 records, expected 10,000"):
+        datasets.load_split("cifar10", "test", data_dir=tmp_path)
+
+
+def test_load_cifar10_test_batch_cut_at_a_record_boundary(cifar10_root, tmp_path, offline):
+    """The real test batch cut to its first 1,000 records (of 10,000) no longer loads."""
+    real = cifar10_root / "cifar-10-batches-bin" / "test_batch.bin"
+    assert real.stat().st_size == 10_000 * formats.CIFAR10_RECORD_BYTES
+    folder = tmp_path / "cifar-10-batches-bin"
+    folder.mkdir()
+    with open(real, "rb") as f:
+        (folder / "test_batch.bin").write_bytes(f.read(1_000 * formats.CIFAR10_RECORD_BYTES))
+    with pytest.raises(DataError) as e:
+        datasets.load_split("cifar10", "test", data_dir=tmp_path)
+    msg = str(e.value)
+    assert msg.startswith(f"{folder / 'test_batch.bin'}: 1,000 CIFAR-10 records, expected 10,000")
+    assert "delete it so it is downloaded again" in msg and "\n" not in msg
+
+
+def test_load_cifar10_missing_batch_offline(tmp_path, offline, small_cifar):
     make_cifar10(tmp_path)
     missing = tmp_path / "cifar-10-batches-bin" / "data_batch_3.bin"
     missing.unlink()
@@ -336,7 +398,7 @@ def test_load_cifar10_missing_batch_offline(tmp_path, offline):
     assert datasets.load_split("cifar10", "test", data_dir=tmp_path)[0].shape == (3, 32, 32, 3)
 
 
-def test_load_cifar10_from_cached_tarball(tmp_path, offline, monkeypatch):
+def test_load_cifar10_from_cached_tarball(tmp_path, offline, small_cifar, monkeypatch):
     """A tarball already in the data dir that verifies is extracted without the network."""
     import tarfile
 
@@ -369,7 +431,7 @@ def make_cifar100(root, n=4):
     return out
 
 
-def test_load_cifar100_label_modes(tmp_path, offline):
+def test_load_cifar100_label_modes(tmp_path, offline, small_cifar):
     out = make_cifar100(tmp_path)
     fine = datasets.load("cifar100", data_dir=tmp_path)
     coarse = datasets.load("cifar100", data_dir=tmp_path, label_mode="coarse")
@@ -380,6 +442,31 @@ def test_load_cifar100_label_modes(tmp_path, offline):
     np.testing.assert_array_equal(fine.test_images, out["test"][0])
     with pytest.raises(UsageError, match="label_mode"):
         datasets.load_cifar100(tmp_path, label_mode="medium")
+
+
+def test_load_cifar100_checks_official_record_counts(tmp_path, offline):
+    make_cifar100(tmp_path)
+    folder = tmp_path / "cifar-100-binary"
+    assert datasets.CIFAR100_SPLIT_RECORDS == {"train": 50_000, "test": 10_000}
+    with pytest.raises(DataError) as e:
+        datasets.load_cifar100(tmp_path)
+    msg = str(e.value)
+    assert msg.startswith(f"{folder / 'train.bin'}: 4 CIFAR-100 records, expected 50,000")
+    assert "delete it so it is downloaded again" in msg and "\n" not in msg
+    with pytest.raises(DataError, match=r"test\.bin: 4 CIFAR-100 records, expected 10,000"):
+        datasets.load_split("cifar100", "test", data_dir=tmp_path)
+
+
+@pytest.mark.parametrize("label_mode", ["fine", "coarse"])
+def test_load_cifar100_names_not_utf8_is_one_line_data_error(tmp_path, offline, small_cifar, label_mode):
+    make_cifar100(tmp_path)
+    names = tmp_path / "cifar-100-binary" / datasets.CIFAR100_LABEL_FILES[label_mode]
+    names.write_bytes(b"\xff\xfe" + "\n".join(f"c{i}" for i in range(100)).encode("utf-16-le"))
+    with pytest.raises(DataError) as e:
+        datasets.load_cifar100(tmp_path, label_mode=label_mode)
+    msg = str(e.value)
+    assert msg.startswith(f"{names}: not UTF-8 text") and "\n" not in msg
+    assert f"delete {names.parent} so it is downloaded again" in msg
 
 
 def test_load_svhn_from_folder(tmp_path, offline):

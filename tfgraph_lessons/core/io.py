@@ -2,17 +2,43 @@
 import json
 import math
 import os
-import tempfile
+import secrets
+import stat
 from pathlib import Path
 
 
+def _create_temp_beside(path):
+    """Create a new, empty ``.<name>.<random>.tmp`` beside ``path``; return ``(fd, tmp_path)``.
+
+    Opened with mode 0o666 so the process umask (and a folder's default ACL)
+    applies exactly as for ``open(path, 'wb')``: ``tempfile.mkstemp`` would make
+    it 0o600, and the renamed file would be unreadable to everyone else.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{path.parent}: no free temporary file name for {path.name}")
+
+
 def atomic_write_bytes(path, data):
-    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
+    """Write ``data`` to a temporary file beside ``path``, then rename it into place.
+
+    The file gets the permissions a plain ``open(path, 'wb')`` would give it:
+    an existing file keeps its mode, a new one gets ``0o666 & ~umask``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=".tmp")
+    fd, tmp = _create_temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as f:
+            try:
+                os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))   # overwriting: keep its mode
+            except FileNotFoundError:
+                pass                                                 # a new file: the umask decided
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

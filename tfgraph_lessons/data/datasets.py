@@ -30,8 +30,9 @@ Files already on disk vs. files this code downloads
 A file this module downloads is verified against its published checksum
 (:func:`tfgraph_lessons.data.download.fetch`). A file that is *already there* is
 used as it is and checked by its own structure instead: the IDX header against
-the payload size, the CIFAR record size against the file size, the label
-ranges, the image sizes, and that images and labels agree in number. The reason
+the payload size, the CIFAR record size against the file size and each
+CIFAR file's record count against the official one (10,000 per CIFAR-10 batch,
+50,000 / 10,000 in CIFAR-100's train / test), the label ranges, the image sizes, and that images and labels agree in number. The reason
 is that equal data can have different archive bytes: a re-gzipped MNIST
 ``.gz`` (as in this project's ``../shared/data``) unpacks to the official bytes
 but has another md5, an un-gzipped copy has no published md5 at all, and a
@@ -109,6 +110,9 @@ CIFAR10_SPLIT_FILES = {
     "train": tuple(f"data_batch_{k}.bin" for k in range(1, 6)),
     "test": ("test_batch.bin",),
 }
+# Records in each official file (Krizhevsky [2]): a file cut at a record boundary
+# is well-formed, so only its count shows that it is incomplete.
+CIFAR10_FILE_RECORDS = 10_000                                  # every data_batch_k.bin and test_batch.bin
 
 CIFAR100_ARCHIVE = dict(
     filename="cifar-100-binary.tar.gz",
@@ -117,6 +121,7 @@ CIFAR100_ARCHIVE = dict(
 )
 CIFAR100_DIR = "cifar-100-binary"
 CIFAR100_LABEL_FILES = {"fine": "fine_label_names.txt", "coarse": "coarse_label_names.txt"}
+CIFAR100_SPLIT_RECORDS = {"train": 50_000, "test": 10_000}     # records in train.bin, test.bin
 
 # md5s as pinned by torchvision's svhn.py (its split_list).
 SVHN_FILES = {
@@ -220,7 +225,15 @@ def _check_split(split):
 
 
 def _read_names(path, expected):
-    names = tuple(line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip())
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start:,}), "
+                        f"expected one class name per line; delete {Path(path).parent} so it is "
+                        "downloaded again") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+    names = tuple(line.strip() for line in text.splitlines() if line.strip())
     if len(names) != expected:
         raise DataError(f"{path}: {len(names)} class names, expected {expected}; "
                         "delete the folder so it is downloaded again")
@@ -290,7 +303,8 @@ def _cifar_folder(root, folder_name, needed, archive, title, download):
 
 def _cifar10_split(root, split, download):
     folder = _cifar_folder(root, CIFAR10_DIR, CIFAR10_SPLIT_FILES[split], CIFAR10_ARCHIVE, "CIFAR-10", download)
-    return formats.read_cifar10_bin([folder / f for f in CIFAR10_SPLIT_FILES[split]])
+    return formats.read_cifar10_bin([folder / f for f in CIFAR10_SPLIT_FILES[split]],
+                                    expected_records=CIFAR10_FILE_RECORDS)
 
 
 def _cifar10_names(root):
@@ -316,7 +330,8 @@ def load_cifar10(data_dir=None, download=True):
 def _cifar100_split(root, split, download, label_mode):
     needed = (f"{split}.bin", CIFAR100_LABEL_FILES[label_mode])
     folder = _cifar_folder(root, CIFAR100_DIR, needed, CIFAR100_ARCHIVE, "CIFAR-100", download)
-    images, coarse, fine = formats.read_cifar100_bin(folder / f"{split}.bin")
+    images, coarse, fine = formats.read_cifar100_bin(folder / f"{split}.bin",
+                                                     expected_records=CIFAR100_SPLIT_RECORDS[split])
     return images, (fine if label_mode == "fine" else coarse)
 
 

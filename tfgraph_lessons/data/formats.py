@@ -94,8 +94,11 @@ def _as_paths(path_or_paths):
     return paths
 
 
-def _read_records(path_or_paths, record_bytes, what):
-    """All files' fixed-size records as one ``uint8 [N, record_bytes]`` array (one buffer, no loop per record)."""
+def _read_records(path_or_paths, record_bytes, what, expected_records=None):
+    """All files' fixed-size records as one ``uint8 [N, record_bytes]`` array (one buffer, no loop per record).
+
+    ``expected_records``: when given, the number of records every file must hold.
+    """
     paths = _as_paths(path_or_paths)
     sizes = []
     for p in paths:
@@ -109,6 +112,11 @@ def _read_records(path_or_paths, record_bytes, what):
             raise DataError(
                 f"{p}: {size:,} bytes is not a whole number of {what} records of "
                 f"{record_bytes:,} bytes; the file is truncated or not a {what} binary batch "
+                "(delete it so it is downloaded again)")
+        if expected_records is not None and size // record_bytes != expected_records:
+            raise DataError(
+                f"{p}: {size // record_bytes:,} {what} records, expected {expected_records:,} "
+                "(the official file's count); the file is truncated or from another copy "
                 "(delete it so it is downloaded again)")
         sizes.append(size)
     buf = np.empty(sum(sizes), np.uint8)
@@ -194,7 +202,7 @@ def read_idx(path):
 
 # ----------------------------------------------------------------------------- CIFAR
 
-def read_cifar10_bin(path):
+def read_cifar10_bin(path, expected_records=None):
     """Read CIFAR-10 binary batches (``data_batch_1.bin`` ... ``test_batch.bin``).
 
     A record (Krizhevsky [2]) is 1 label byte (0..9) followed by 3,072 pixel bytes:
@@ -204,21 +212,23 @@ def read_cifar10_bin(path):
     Args:
       path: one ``.bin`` file, or a list of them (read into one buffer and
         concatenated in the given order; cheaper than concatenating afterwards).
+      expected_records: records each file must hold (10,000 for the official
+        batches); None accepts any whole number of records.
 
     Returns:
       (images, labels): ``uint8 [N, 32, 32, 3]`` NHWC and ``int64 [N]``.
 
     Raises:
-      DataError: missing file, a size that is not a multiple of 3,073 bytes, or a
-        label byte outside 0..9.
+      DataError: missing file, a size that is not a multiple of 3,073 bytes, a
+        record count other than ``expected_records``, or a label byte outside 0..9.
     """
-    records, paths = _read_records(path, CIFAR10_RECORD_BYTES, "CIFAR-10")
+    records, paths = _read_records(path, CIFAR10_RECORD_BYTES, "CIFAR-10", expected_records)
     labels = records[:, 0].astype(np.int64)
     _check_label_range(labels, 10, paths, "CIFAR-10")
     return _planes_to_nhwc(records[:, 1:]), labels
 
 
-def read_cifar100_bin(path):
+def read_cifar100_bin(path, expected_records=None):
     """Read CIFAR-100 binary files (``train.bin``, ``test.bin``).
 
     A record (Krizhevsky [2]) is 1 coarse-label byte (0..19, the superclass), 1
@@ -226,16 +236,18 @@ def read_cifar100_bin(path):
 
     Args:
       path: one ``.bin`` file or a list of them (concatenated in order).
+      expected_records: records each file must hold (official: 50,000 in
+        ``train.bin``, 10,000 in ``test.bin``); None accepts any whole number.
 
     Returns:
       (images, coarse_labels, fine_labels): ``uint8 [N, 32, 32, 3]``,
       ``int64 [N]``, ``int64 [N]``.
 
     Raises:
-      DataError: missing file, a size that is not a multiple of 3,074 bytes, or a
-        label outside its range.
+      DataError: missing file, a size that is not a multiple of 3,074 bytes, a
+        record count other than ``expected_records``, or a label outside its range.
     """
-    records, paths = _read_records(path, CIFAR100_RECORD_BYTES, "CIFAR-100")
+    records, paths = _read_records(path, CIFAR100_RECORD_BYTES, "CIFAR-100", expected_records)
     coarse = records[:, 0].astype(np.int64)
     fine = records[:, 1].astype(np.int64)
     _check_label_range(coarse, 20, paths, "CIFAR-100 coarse")

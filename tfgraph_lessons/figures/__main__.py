@@ -1,12 +1,11 @@
 """Regenerate the slide figures: ``python -m tfgraph_lessons.figures [--list] [--only NAME ...] [--out DIR]``.
 
-Also installed as the ``tfgraph-figures`` command. A bad name or an unwritable
-folder is a one-line ``error: ...`` on stderr and exit status 2.
+Also installed as the ``tfgraph-figures`` command. A bad flag, a bad name or an
+unwritable folder is a one-line ``error: ...`` on stderr and exit status 2.
 """
-import argparse
 import sys
 
-from tfgraph_lessons.core.cli import run_main
+from tfgraph_lessons.core.cli import OneLineParser, run_main
 
 
 def parse_args(argv=None):
@@ -17,10 +16,13 @@ def parse_args(argv=None):
 
     Returns:
       ``argparse.Namespace`` with ``list`` (bool), ``only`` (list of names or None), ``out`` (str).
+
+    Raises:
+      SystemExit: status 2 after one ``error: ... (see --help)`` line on stderr for a bad argument.
     """
     from tfgraph_lessons.figures import DEFAULT_OUT, DPI
 
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="python -m tfgraph_lessons.figures",
         description=(
             "Regenerate the slide figures as PNG files, one <name>.png per figure, "

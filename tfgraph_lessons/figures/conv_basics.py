@@ -17,7 +17,8 @@ a function that notebooks and tests use too:
 - :func:`relu_curve` -- ``tf.nn.relu`` over [-5, 5].
 - :func:`min_max_example` -- ``x' = (x - min) / (max - min)`` on two features of
   scikit-learn's bundled wine data (alcohol in %, proline in mg/L), whose ranges
-  differ a hundredfold.
+  (3.8 and 1,402) differ several hundredfold; the figure computes its labels
+  from the data.
 
 About the values of the slide's worked convolution: the slide shows its
 output but its input and filter values were not available to us, and a search
@@ -292,6 +293,11 @@ def _box(ax, row, col, height, width, color="red", style="-", lw=3.5):
                            edgecolor=color, linestyle=style, linewidth=lw, zorder=3))
 
 
+def _sig(x, digits=4):
+    """``x`` to ``digits`` significant figures with thousands separators: 3.8, 1,402, 370."""
+    return f"{float(f'{x:.{digits}g}'):,.15g}"   # round first, then print without an exponent
+
+
 def _sum_of_products(window, kernel):
     """``"a·b + c·d + ..."`` for a window and a kernel of the same shape."""
     return " + ".join(f"{a}\u00b7{b}" for a, b in zip(np.ravel(window), np.ravel(kernel)))
@@ -320,7 +326,8 @@ def slide_conv_figure(highlight=(1, 2)):
     _box(axes[0], r, c, kh, kw)
     _grid(axes[1], kernel, f"filter {kh}x{kw}", cmap="Oranges")
     _box(axes[1], 0, 0, kh, kw)
-    _grid(axes[2], out, f"output {out.shape[0]}x{out.shape[1]} (stride 1, VALID)", cmap="Blues")
+    _grid(axes[2], out, f"output {out.shape[0]}x{out.shape[1]} (stride {ex['stride']}, {ex['padding']})",
+          cmap="Blues")
     _box(axes[2], r, c, 1, 1)
     window = image[r:r + kh, c:c + kw]
     axes[0].set_xlabel(f"output[{r}, {c}] = {_sum_of_products(window, kernel)} = {out[r, c]}",
@@ -456,13 +463,15 @@ def min_max_figure():
         ax1.scatter(norm[m, 0], norm[m, 1], s=14, color=colours[k])
     ax0.set_xlabel(f"{names[0]}: {ex['lo'][0]:.2f} .. {ex['hi'][0]:.2f}")
     ax0.set_ylabel(f"{names[1]}: {ex['lo'][1]:.0f} .. {ex['hi'][1]:.0f}")
-    ax0.set_title("before: ranges differ ~100x")
+    ranges = ex["hi"] - ex["lo"]
+    ratio = ranges.max() / ranges.min()
+    ax0.set_title(f"before: ranges {_sig(ranges[0])} and {_sig(ranges[1])} differ ~{_sig(ratio, 2)}x")
     ax0.legend(loc="upper left", fontsize=9)
     ax1.set_xlabel(f"{names[0]}, normalised")
     ax1.set_ylabel(f"{names[1]}, normalised")
     ax1.set_xlim(-0.05, 1.05)
     ax1.set_ylim(-0.05, 1.05)
     ax1.set_aspect("equal")
-    ax1.set_title("after: both in [0, 1]")
+    ax1.set_title(f"after: both in [{_sig(norm.min())}, {_sig(norm.max())}]")
     fig.suptitle(r"Min-max normalisation  $x' = \dfrac{x - \min(x)}{\max(x) - \min(x)}$")
     return fig
