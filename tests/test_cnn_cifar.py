@@ -36,8 +36,17 @@ def test_fast_run_writes_metrics(tmp_path, capsys):
                 "images_per_second", "wall_seconds", "device", "steps", "epochs", "history",
                 "config"):
         assert key in m, key
-    assert 0.0 <= m["test_accuracy"] <= 1.0 and m["images_per_second"] > 0
-    assert m["config"]["dataset"] == "digits" and m["config"]["fast"] is True
+    assert m["images_per_second"] > 0 and m["fast"] is True
+    assert m["test_examples"] == 359  # the whole digits test split (fast mode keeps <= 1000)
+    assert m["train_examples"] + m["val_examples"] == 1438  # every digits training image
+    # evaluated every 3 steps, and once at the end: a curve even from a one-epoch run
+    steps = m["train_examples"] // 128
+    assert m["steps"] == steps and m["val_examples"] == 500
+    assert [h["step"] for h in m["history"]] == list(range(3, steps, 3)) + [steps]
+    assert m["test_accuracy"] == m["history"][-1]["test_accuracy"]
+    # train_accuracy is the inference-mode evaluation, not the dropout-mode running mean
+    last = m["history"][-1]
+    assert m["train_accuracy"] == last["train_eval_accuracy"] != last["train_running_accuracy"]
     assert "test accuracy" in out
     assert list((tmp_path / "checkpoints").glob("model.ckpt-*.index"))
     assert list((tmp_path / "logs" / "train").glob("events.*"))
@@ -105,7 +114,7 @@ def test_history_has_train_val_test_per_epoch_and_figures(tmp_path):
     m = cnn_cifar.run(cnn_cifar.CNNConfig(dataset="digits", epochs=2, out=str(tmp_path),
                                           snapshot_steps=(1, 3)))
     for entry in m["history"]:
-        for key in ("train_loss", "train_eval_accuracy", "val_accuracy", "val_loss",
+        for key in ("train_running_loss", "train_eval_accuracy", "val_accuracy", "val_loss",
                     "test_accuracy", "test_loss"):
             assert key in entry, key
     assert m["history"][-1]["test_accuracy"] == pytest.approx(m["test_accuracy"])
@@ -122,19 +131,54 @@ def test_history_has_train_val_test_per_epoch_and_figures(tmp_path):
         assert not np.allclose(f["kernel_1"], f[f"kernel_{m['steps']}"])  # the filters moved
 
 
-def test_overfitting_experiment_has_both_arms(tmp_path, capsys):
+def test_overfitting_experiment_has_both_arms_and_shows_overfitting_in_fast_mode(tmp_path,
+                                                                                 capsys):
+    """The fast experiment (what notebook 04 runs) must show what its title says."""
     status, out, _ = run_cli(["--dataset", "digits", "--experiment", "overfitting", "--fast",
                               "--out", str(tmp_path)], capsys)
     assert status == 0
     m = json.loads((tmp_path / "metrics.json").read_text())
-    assert set(m["arms"]) == {"no_regularization", "dropout_augment"}
-    assert m["arms"]["no_regularization"]["dropout"] is False
-    assert m["arms"]["dropout_augment"]["augment"] is True
-    for arm in m["arms"].values():
-        assert arm["gap"] == pytest.approx(arm["train_accuracy"] - arm["test_accuracy"])
+    arms = m["arms"]
+    assert set(arms) == {"no_regularization", "regularized"}
+    assert arms["no_regularization"]["train_accuracy"] >= 0.99
+    assert arms["no_regularization"]["gap"] >= 0.10  # 100 digits learnt by heart
+    assert m["shows_overfitting"] is True and "verdict: " in out
+    assert "training accuracy runs away" in m["verdict"] or "both arms overfit" in m["verdict"]
     assert (tmp_path / "figures" / "overfitting.png").is_file()
     assert (tmp_path / "no_regularization" / "metrics.json").is_file()
     assert "slides             train 100%  test 69%" in out
+
+
+def test_the_experiment_arms_differ_in_exactly_what_they_switch():
+    base = cnn_cifar.CNNConfig(dataset="digits", epochs=1)
+    arms = cnn_cifar.arm_configs(base)
+    plain, regular = arms["no_regularization"], arms["regularized"]
+    assert (plain.dropout, plain.augment, plain.weight_decay) == (False, False, 0.0)
+    assert (regular.dropout, regular.augment, regular.weight_decay) == (True, True, 5e-4)
+    same = {k for k in vars(base) if k not in ("dropout", "augment", "weight_decay",
+                                               "experiment")}
+    assert all(getattr(plain, k) == getattr(regular, k) for k in same)
+
+    def graph_facts(config):
+        from tfgraph_lessons.core.graph import new_graph
+        from tfgraph_lessons.core.layers import WEIGHT_DECAY
+        from tfgraph_lessons.core.graph import tf1
+        with new_graph() as g:
+            cnn_cifar.build_graph(config, (8, 8, 1), 10, [0.0], [1.0], 10)
+            dropout_ops = [op for op in g.get_operations() if "dropout" in op.name]
+            return bool(dropout_ops), len(tf1.get_collection(WEIGHT_DECAY))
+
+    assert graph_facts(plain) == (False, 0)
+    assert graph_facts(regular) == (True, 4)  # w1..w4
+
+
+def test_the_experiment_says_what_its_gaps_show():
+    v = cnn_cifar.overfitting_verdict
+    assert v(0.77, 0.67)["verdict"].startswith("without regularisation training accuracy runs")
+    assert v(0.21, 0.20)["verdict"].startswith("both arms overfit")
+    assert v(0.04, 0.01) == {"shows_overfitting": False, "regularization_narrows_gap": True,
+                             "verdict": "this run does not show overfitting (gap 4.0 points "
+                                        "without regularisation, under 10)"}
 
 
 def test_image_size_the_network_cannot_take(tmp_path, capsys, monkeypatch):
@@ -199,3 +243,218 @@ def test_corrupt_data_file_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch)
     assert status == 2
     assert "data_batch_1.bin" in error_line(err)
     assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+# --------------------------------------------------------------------------- what the tests guard
+
+
+def test_splits_are_disjoint_and_test_is_the_real_test_split(monkeypatch):
+    """Every image carries its own index, so overlaps and mix-ups show."""
+    import numpy as np
+    from tfgraph_lessons import data as datasets
+
+    n_train, n_test = 400, 100
+    ids = np.arange(n_train + n_test)
+    images = np.zeros((len(ids), 8, 8, 1), np.uint8)
+    images[:, 0, 0, 0], images[:, 0, 1, 0] = ids % 250, ids // 250
+    labels = (ids % 10).astype(np.int64)
+    fake = datasets.Dataset(name="digits", train_images=images[:n_train],
+                            train_labels=labels[:n_train], test_images=images[n_train:],
+                            test_labels=labels[n_train:],
+                            class_names=[str(i) for i in range(10)])
+    monkeypatch.setattr(datasets, "load", lambda name, data_dir=None: fake)
+    config = cnn_cifar.CNNConfig(dataset="digits", val_size=100, test_limit=0)
+    _, train, val, test = cnn_cifar.load_splits(config)
+
+    def index(split):
+        pixels = split[0].astype(int)
+        return set((pixels[:, 0, 0, 0] + 250 * pixels[:, 0, 1, 0]).tolist())
+
+    assert len(val[0]) == 100 and len(train[0]) == 300
+    assert not index(train) & index(val)
+    assert index(train) | index(val) == set(range(n_train))
+    assert index(test) == set(range(n_train, n_train + n_test))
+
+
+def test_flips_only_for_data_sets_whose_labels_survive_a_mirror(monkeypatch):
+    from tfgraph_lessons.data import preprocess
+
+    seen = {}
+    monkeypatch.setattr(preprocess, "augment",
+                        lambda images, rng, crop_padding, flip: seen.setdefault("flip", flip))
+    for dataset, flips in (("cifar10", True), ("cifar100", True), ("mnist", False),
+                           ("svhn", False), ("digits", False)):
+        seen.clear()
+        cnn_cifar.augmenter(dataset, (32, 32, 3))(None, None, None)
+        assert seen["flip"] is flips, dataset
+
+
+def test_learning_rate_at_the_schedule_boundaries():
+    from tfgraph_lessons.core.graph import new_graph, tf, tf1
+
+    config = cnn_cifar.CNNConfig(dataset="digits", lr=0.01)
+    with new_graph() as g:
+        model = cnn_cifar.build_graph(config, (8, 8, 1), 10, [0.0], [1.0], train_steps=100)
+        set_step = model["global_step"].assign(tf1.placeholder(tf.int64, [], name="step"))
+        with tf1.Session(graph=g) as sess:
+            sess.run(tf1.global_variables_initializer())
+            rates = {}
+            for step in (0, 1, 50, 51, 75, 76, 100):
+                sess.run(set_step, {"step:0": step})
+                rates[step] = sess.run(model["learning_rate"])
+    expected = {0: 0.01, 1: 0.01, 50: 0.01, 51: 0.001, 75: 0.001, 76: 0.0001, 100: 0.0001}
+    for step, rate in expected.items():
+        assert rates[step] == pytest.approx(rate), step
+
+
+def test_losses_are_cross_entropy_and_the_penalty_is_reported_apart(tmp_path):
+    import numpy as np
+
+    m = cnn_cifar.run(cnn_cifar.CNNConfig(dataset="digits", epochs=1, out=str(tmp_path),
+                                          weight_decay=0.05))
+    assert m["weight_decay"] > 0.05  # a large penalty, reported on its own
+    predictions = np.asarray(m["confusion_matrix"])
+    assert predictions.sum() == m["test_examples"]
+    # the loss of an untrained-ish 10-class net is near ln 10 as cross-entropy; with the
+    # penalty added it would be larger by m['weight_decay']
+    assert abs(m["test_loss"] - m["history"][-1]["test_loss"]) < 1e-6
+    assert m["test_loss"] < np.log(10) + 0.5 < m["test_loss"] + m["weight_decay"]
+
+
+def test_tensorboard_train_val_test_share_tags_in_sibling_folders(tmp_path):
+    from tfgraph_lessons.core.graph import tf1
+
+    cnn_cifar.run(cnn_cifar.CNNConfig(dataset="digits", epochs=1, out=str(tmp_path)))
+    tags = {}
+    for split in ("train", "val", "test", "train_eval"):
+        tags[split] = set()
+        for path in (tmp_path / "logs" / split).glob("events.*"):
+            for event in tf1.train.summary_iterator(str(path)):
+                tags[split] |= {v.tag for v in event.summary.value}
+    for split in tags:
+        assert {"loss", "accuracy"} <= tags[split], (split, tags[split])
+    assert not any(t.endswith("_1") for t in set().union(*tags.values()))
+
+
+def test_fast_mode_from_the_environment_says_so_and_explicit_flags_win(tmp_path, capsys,
+                                                                         monkeypatch):
+    monkeypatch.setenv("TFGRAPH_FAST", "1")
+    status, out, _ = run_cli(["--dataset", "digits", "--epochs", "2", "--out", str(tmp_path)],
+                             capsys)
+    assert status == 0
+    assert out.splitlines()[0].startswith("fast mode (TFGRAPH_FAST=1): ")
+    assert "unset TFGRAPH_FAST for the full run" in out.splitlines()[0]
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["fast"] is True and m["config"]["fast_source"] == "TFGRAPH_FAST=1"
+    assert m["config"]["epochs"] == 2 and m["epochs"] == 2  # --epochs 2 won
+
+
+def test_each_run_gets_its_own_folder_and_a_used_one_is_refused(tmp_path, capsys,
+                                                               monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TFGRAPH_FAST", raising=False)
+    assert run_cli(["--dataset", "digits", "--fast"], capsys)[0] == 0
+    assert (tmp_path / "runs/cnn_cifar/digits_slide_cnn_fast/metrics.json").is_file()
+    assert cnn_cifar.default_out(cnn_cifar.CNNConfig(dataset="cifar10", model="resnet20")) == \
+        cnn_cifar.Path("runs/cnn_cifar/cifar10_resnet20")
+    status, _, err = run_cli(["--dataset", "digits", "--fast"], capsys)
+    assert status == 2 and "already holds a run" in error_line(err)
+    status, _, _ = run_cli(["--dataset", "digits", "--fast", "--overwrite"], capsys)
+    assert status == 0
+    events = list((tmp_path / "runs/cnn_cifar/digits_slide_cnn_fast/logs/train").glob("ev*"))
+    assert len(events) == 1  # the replaced run's events are gone: no two runs on one curve
+
+
+def test_resume_refuses_another_lessons_or_seeds_checkpoint(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    assert run_cli(["--dataset", "digits", "--fast", "--out", out], capsys)[0] == 0
+    status, _, err = run_cli(["--dataset", "digits", "--fast", "--seed", "1", "--resume",
+                              "--out", out], capsys)
+    assert status == 2 and "--seed 0, this one has 1" in error_line(err)
+    from tfgraph_lessons import towers
+    try:
+        towers.main(["--fast", "--resume", "--out", out])
+        status = 0
+    except SystemExit as e:
+        status = e.code
+    assert status == 2 and "the lesson 'cnn_cifar', this one has 'towers'" in capsys.readouterr().err
+
+
+def _break_checkpoint(out, how):
+    ckpt = out / "checkpoints"
+    step = json.loads((ckpt / "state.json").read_text())["step"]
+    if how == "truncated":
+        (data,) = ckpt.glob(f"model.ckpt-{step}.data-*")
+        data.write_bytes(data.read_bytes()[:100])
+    elif how == "index":
+        (ckpt / f"model.ckpt-{step}.index").write_bytes(b"\x00garbage" * 20)
+    else:
+        (ckpt / "state.json").write_text("{not json")
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--seed", "-1"], "--seed: must be >= 0"),
+    (["--intra-threads", "99999999999"], "--intra-threads: must be at most 1024"),
+    (["--device", "/CPU:3", "--no-soft-placement"], "asked for CPU 3"),
+    (["--device", "/CPU:99999999999"], "no machine has CPU 99999999999"),
+    (["--experiment", "overfitting", "--epochs", "0"], "at least one epoch"),
+    (["--resume", "--overwrite"], "not allowed with argument --resume"),
+])
+def test_more_bad_input_is_one_line_and_exit_2(argv, needle, tmp_path, capsys):
+    status, _, err = run_cli(["--dataset", "digits"] + argv + ["--out", str(tmp_path / "o")],
+                             capsys)
+    assert status == 2 and needle in error_line(err)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("target,needle", [("file", "is a file, not a folder"),
+                                           ("proc", "cannot be written")])
+def test_out_that_cannot_be_a_run_folder(target, needle, tmp_path, capsys):
+    out = tmp_path / "f" if target == "file" else "/proc/self/tfgraph-run"
+    if target == "file":
+        out.write_text("keep me")
+    status, _, err = run_cli(["--dataset", "digits", "--fast", "--out", str(out)], capsys)
+    assert status == 2 and needle in error_line(err)
+    if target == "file":
+        assert out.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("how,needle", [("truncated", "cannot be read"),
+                                        ("index", "cannot be read"),
+                                        ("state", "state.json is unreadable")])
+def test_damaged_checkpoints_are_one_line_and_exit_2(how, needle, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_cli(["--dataset", "digits", "--fast", "--out", str(out)], capsys)[0] == 0
+    _break_checkpoint(out, how)
+    status, _, err = run_cli(["--dataset", "digits", "--fast", "--resume", "--out", str(out)],
+                             capsys)
+    assert status == 2 and needle in error_line(err) and "Traceback" not in err
+
+
+def test_a_missing_cpu_is_recorded_as_the_device_that_ran(tmp_path, capsys):
+    status, _, err = run_cli(["--dataset", "digits", "--fast", "--device", "/CPU:3",
+                              "--out", str(tmp_path)], capsys)
+    assert status == 0 and "running on /CPU:0" in err
+    assert json.loads((tmp_path / "metrics.json").read_text())["device"] == "/CPU:0"
+
+
+def test_outputs_are_readable_by_others_like_any_file(tmp_path, capsys):
+    import os
+    old = os.umask(0o022)
+    try:
+        assert run_cli(["--dataset", "digits", "--fast", "--out", str(tmp_path)], capsys)[0] == 0
+    finally:
+        os.umask(old)
+    for path in [tmp_path / "metrics.json", tmp_path / "checkpoints" / "state.json",
+                 *(tmp_path / "figures").glob("*.png")]:
+        assert path.stat().st_mode & 0o777 == 0o644, path
+
+
+def test_help_states_each_default_once(capsys):
+    with pytest.raises(SystemExit):
+        cnn_cifar.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: None)" not in text
+    assert text.count("(default: runs/") == 1 and "(default: 25;" in text
+    for flag in ("--batch-size", "--seed", "--optimizer", "--weight-decay"):
+        assert "(default: " in text.split(flag)[2].split(" --")[0], flag

@@ -80,7 +80,7 @@ def test_tensorboard_events_hold_scalars_histograms_images_and_graph(tmp_path):
                             out=str(tmp_path)))
     # read the event files directly ...
     kinds, graph_seen = {}, False
-    for path in glob.glob(str(tmp_path / "logs" / "events.*")):
+    for path in glob.glob(str(tmp_path / "logs" / "train" / "events.*")):
         for event in tf1.train.summary_iterator(path):
             graph_seen |= event.HasField("graph_def")
             for v in event.summary.value:
@@ -143,3 +143,35 @@ def test_placement_by_scope_groups_nodes_per_layer():
     assert table == {"conv1": {"/GPU:0": 2}, "gradients/conv1": {"/GPU:0": 1},
                      "input": {"/CPU:0": 1}}
     assert "conv1           -> /GPU:0 (2 ops)" in format_placement_by_scope(table)
+
+
+def test_placement_nodes_lists_the_nodes_behind_one_row():
+    placed = {"input/Cast": {"op": "Cast", "device": "/CPU:0"},
+              "input/truediv/_11": {"op": "Identity", "device": "/CPU:1"},
+              "gradients/conv1/Conv2D_grad/Conv2DBackpropFilter":
+                  {"op": "Conv2DBackpropFilter", "device": "/CPU:1"},
+              "ConstantFolding/input/truediv_recip": {"op": "Const", "device": "/CPU:0"},
+              "_arg_input/x__0_1": {"op": "_Arg", "device": "/CPU:0"}}
+    assert M.placement_nodes(placed, "input", "/CPU:1") == [
+        ("input/truediv/_11", "Identity", "/CPU:1")]
+    assert [n for n, _, _ in M.placement_nodes(placed, "input")] == [
+        "input/Cast", "input/truediv/_11"]            # the runtime's _arg_ feed is left out
+    assert M.placement_nodes(placed, "gradients/conv1")[0][1] == "Conv2DBackpropFilter"
+    assert M.placement_nodes(placed, "ConstantFolding", "/CPU:1") == []
+    assert M.format_nodes(M.placement_nodes(placed, "input", "/CPU:1")) == (
+        "  /CPU:1  Identity  input/truediv/_11")
+    assert M.format_nodes([]) == "  (none)"
+    # every node of a row is found: the counts agree with placement_table
+    table = M.placement_table(placed)
+    assert all(len(M.placement_nodes(placed, scope, dev)) == n
+               for scope, devs in table.items() for dev, n in devs.items())
+
+
+def test_graph_summary_reads_as_two_labelled_lines():
+    graph, _ = M.draw_scheme()
+    summary = M.graph_summary(graph)
+    text = M.format_graph_summary(summary, types=3)
+    counts, types = text.splitlines()
+    assert counts.startswith(f"{summary['operations']} operations, ")
+    assert f"({summary['parameters']:,} parameters)" in counts
+    assert types.startswith("most common operation types: ") and types.count(",") == 2

@@ -115,3 +115,16 @@ def test_bad_tower_settings_are_usage_errors(tmp_path):
         T.parse_config(["--towers", "0"])
     assert e.value.code == 2
     assert not (tmp_path / "a").exists()
+
+
+def test_placement_demo_shows_tower_1_reading_the_shared_variables_on_cpu0():
+    devices, placed = T.placement_demo(T.TowersConfig(towers=2, device="cpu"))
+    assert devices == ["/CPU:0", "/CPU:1"]
+    tower_1 = {name: p for name, p in placed.items() if T.tower_of(name) == 1}
+    on_cpu0 = [name for name, p in tower_1.items() if p["device"] == "/CPU:0"]
+    reads = [name for name in on_cpu0 if tower_1[name]["op"] == "ReadVariableOp"]
+    # one read of each of the 8 shared variables, where the variable lives ...
+    assert len(reads) == 8, on_cpu0
+    # ... and the tower's own work (its convolutions among it) on its own device
+    assert sum(p["device"] == "/CPU:1" for p in tower_1.values()) > len(on_cpu0)
+    assert all(p["device"] == "/CPU:1" for p in tower_1.values() if "Conv2D" in p["op"])

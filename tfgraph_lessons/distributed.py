@@ -34,6 +34,14 @@ one-line message instead of hanging (TensorFlow itself would wait forever);
 the launcher stops every process it started, also on an error or Ctrl-C, and
 children exit if the launcher dies.
 
+Where its command line differs from the other lessons' (DESIGN.md), and why:
+``--epochs`` is refused (the lesson counts ``--steps``, global steps over all
+workers, each on its own shard); ``--resume`` is refused (the workers keep no
+checkpoints: the variables live in the ps's memory and end with it, so every
+run starts fresh; ``--overwrite`` replaces an earlier run's folder);
+``--device`` defaults to ``cpu`` (where each worker computes; the variables are
+always on the ps).
+
 ``--steps`` counts global steps, split evenly over the workers, so 1 and 2
 workers do the same work; ``examples_per_second`` is all workers' examples
 over the span from the first worker's first step to the last worker's last.
@@ -62,7 +70,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfgraph_lessons import data as datasets
-from tfgraph_lessons.core import cli
+from tfgraph_lessons.core import cli, rundir
 from tfgraph_lessons.core import layers as L
 from tfgraph_lessons.core.device import resolve_device, session_config
 from tfgraph_lessons.core.errors import TFGraphError, UsageError
@@ -317,7 +325,7 @@ def wait_for_address(addr, seconds, who, what):
             reason = e.strerror or type(e).__name__
             if time.monotonic() >= deadline:
                 raise ClusterError(
-                    f"{who} could not reach {what} at {addr} within {seconds:g} s ({reason}); "
+                    f"{who} could not reach {what} at {addr} within {seconds:.3g} s ({reason}); "
                     "start it first, or check the host name, port and firewall in --cluster") \
                     from None
             time.sleep(0.2)
@@ -585,7 +593,13 @@ def launch(config):
     if config.dataset not in datasets.DATASETS:
         raise UsageError(f"unknown --dataset {config.dataset!r}")
     cluster = local_cluster(config.workers, port_base=config.port_base, host=config.host)
-    out = Path(config.out or Path("runs") / LESSON)
+    out = Path(config.out or cli.default_out(LESSON, config.dataset,
+                                             f"{config.workers}workers", fast=config.fast))
+    rundir.prepare_run_dir(out, overwrite=config.overwrite,
+                           extra_outputs=["processes"] + [f"{job}_{i}.json" for job in JOBS
+                                                          for i in range(config.workers)])
+    if config.fast:
+        cli.announce_fast(config, f"{steps} global steps; writes to {out}")
     proc_dir = out / "processes"
     proc_dir.mkdir(parents=True, exist_ok=True)
     tasks = [("ps", 0)] + [("worker", i) for i in range(config.workers)]
@@ -695,6 +709,9 @@ def parse_config(argv=None):
     parser = cli.lesson_parser(f"python -m tfgraph_lessons.{LESSON}", __doc__.splitlines()[0],
                                default_batch_size=DistributedConfig.batch_size)
     parser.set_defaults(device=DistributedConfig.device)
+    parser.epilog = ("Differs from the other lessons: --epochs and --resume are refused "
+                     "(global --steps; no checkpoints, the variables live on the ps), and "
+                     "--device defaults to cpu.")
     g = parser.add_argument_group("the cluster")
     g.add_argument("--workers", type=cli.positive_int, default=DistributedConfig.workers,
                    help="workers of the local cluster (with one ps)")
@@ -706,7 +723,8 @@ def parse_config(argv=None):
                    help="seconds a worker waits for its ps and for the chief")
     g.add_argument("--job-name", choices=JOBS, default=None,
                    help="run only this task (with --task-index and --cluster)")
-    g.add_argument("--task-index", type=cli.nonnegative_int, default=0)
+    g.add_argument("--task-index", type=cli.nonnegative_int, default=0,
+                   help="which task of --job-name this process runs")
     g.add_argument("--cluster", default=None,
                    help='the cluster as JSON: {"ps": ["host:port"], "worker": ["host:port", ...]}')
     g.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
@@ -719,7 +737,7 @@ def parse_config(argv=None):
         parser.error("--epochs: this lesson counts --steps (global steps over all workers)")
     if args.resume:
         parser.error("--resume: the distributed lesson keeps no checkpoints; every run starts "
-                     "fresh")
+                     "fresh (--overwrite replaces an earlier run in --out)")
     if args.timeout < 0 or not args.connect_timeout > 0:
         parser.error("--timeout must be >= 0 (0: no limit) and --connect-timeout > 0")
     if args.job_name and not args.cluster:

@@ -58,15 +58,17 @@ from tfgraph_lessons.core import cli
 from tfgraph_lessons.core import layers as L
 from tfgraph_lessons.core.device import (format_placement, format_placement_by_scope,
                                          placement_by_scope, placement_report, resolve_device,
-                                         session_config)
+                                         scope_of, session_config)
 from tfgraph_lessons.core.errors import UsageError
 from tfgraph_lessons.core.graph import new_graph, tf1
 from tfgraph_lessons.core.io import write_json
+from tfgraph_lessons.core import rundir
 from tfgraph_lessons.core.runner import Trainer, evaluate_in_batches
 from tfgraph_lessons.data import preprocess
 from tfgraph_lessons.nets.slide_cnn import he_stddev
 
 LESSON = "tf_mechanism"
+LOGICAL_CPUS = 8  # --device /CPU:N up to /CPU:7 runs on logical CPU devices (placement lesson)
 LAYERS = ("conv1", "pool1", "conv2", "pool2", "fc1", "dropout", "logits", "loss", "train")
 DEFAULT_STEPS = 300  # ~13 epochs of the 1,438 digits at batch 64: about 98% test accuracy
 FAST_STEPS = 40
@@ -91,9 +93,11 @@ class MechanismConfig(cli.LessonConfig):
 
 
 def fast_config(config):
-    """The smoke-sized run (``--fast``): a few seconds on two cores (``--steps`` still wins)."""
-    return dataclasses.replace(config, steps=FAST_STEPS if config.steps is None else config.steps,
-                               epochs=None, summary_steps=min(config.summary_steps, 5), fast=True)
+    """The smoke-sized run (``--fast``): a few seconds on two cores (``--steps`` and
+    ``--epochs`` still win)."""
+    explicit = config.steps is not None or config.epochs is not None
+    return dataclasses.replace(config, steps=config.steps if explicit else FAST_STEPS,
+                               summary_steps=min(config.summary_steps, 5), fast=True)
 
 
 # --------------------------------------------------------------------------- draw the scheme
@@ -264,6 +268,15 @@ def graph_summary(graph):
     }
 
 
+def format_graph_summary(summary, types=5):
+    """:func:`graph_summary` as two lines a reader can take in: the counts, then the
+    ``types`` most common operation types (``Const 74, Identity 40, ...``)."""
+    common = ", ".join(f"{t} {n}" for t, n in list(summary["op_types"].items())[:types])
+    return (f"{summary['operations']} operations, {summary['tensors']} tensors, "
+            f"{summary['variables']} variables ({summary['parameters']:,} parameters)\n"
+            f"most common operation types: {common}")
+
+
 def lazy_evaluation_demo():
     """Nothing is computed until ``Session.run``: a Python callback inside a graph.
 
@@ -337,6 +350,33 @@ def placement_table(placed, graph=None):
                                                       kv[0])))
 
 
+def placement_nodes(placed, scope, device=None):
+    """The nodes behind one row of :func:`placement_table`, to see what a surprising
+    row is made of (``placement_nodes(placed, 'input', '/CPU:1')``).
+
+    Args:
+      placed: a placement report (``{node name: {'op', 'device'}}``, from
+        :func:`~tfgraph_lessons.core.device.traced_run`).
+      scope: a row of the table: ``'input'``, ``'gradients/conv1'``, ``'tower_1'``,
+        ``'ConstantFolding'`` (nodes Grappler's constant folding made).
+      device: only the nodes that ran there; None: all of the row's nodes.
+    Returns:
+      ``[(node name, op type, device)]``, sorted by name. Names ending in ``/_N``
+      are nodes TensorFlow added when it split the graph between devices.
+    """
+    return sorted((name, p["op"], p["device"]) for name, p in placed.items()
+                  if not name.startswith("_") and scope_of(name) == scope
+                  and (device is None or p["device"] == device))
+
+
+def format_nodes(nodes):
+    """:func:`placement_nodes` as one indented line per node: ``device  op type  name``."""
+    if not nodes:
+        return "  (none)"
+    width = max(len(op) for _, op, _ in nodes)
+    return "\n".join(f"  {device}  {op:{width}s}  {name}" for name, op, device in nodes)
+
+
 def summary_tags(logdir):
     """Read back the TensorBoard event files under ``logdir`` (recursively).
 
@@ -383,8 +423,15 @@ def run(config):
         config = fast_config(config)
     for name in ("batch_size", "lr", "summary_steps"):
         cli.check_positive(f"--{name.replace('_', '-')}", getattr(config, name))
-    out = Path(config.out or Path("runs") / LESSON)
-    device = resolve_device(config.device, soft_placement=config.soft_placement)
+    out = Path(config.out or cli.default_out(LESSON, config.dataset, fast=config.fast))
+    # a /CPU:N placement gets N + 1 logical CPU devices, up to LOGICAL_CPUS
+    device = resolve_device(config.device, soft_placement=config.soft_placement,
+                            cpu_devices=LOGICAL_CPUS)
+    rundir.prepare_run_dir(out, resume=config.resume, overwrite=config.overwrite,
+                           extra_outputs=("graph.pbtxt",))
+    if config.fast:
+        cli.announce_fast(config, f"{config.steps if config.steps is not None else 'the given'}"
+                                  f" steps; writes to {out}")
     start = time.time()
 
     # 1. input material
@@ -445,8 +492,11 @@ def run(config):
             window.clear()
 
     # the variables get their values only now: init, or the checkpoint with --resume
+    identity = {"lesson": LESSON, "dataset": ds.name, "seed": config.seed,
+                "batch_size": config.batch_size, "train_size": n,
+                "image_shape": list(ds.image_shape), "device": device}
     with Trainer(graph, model, out, resume=config.resume, seed=config.seed, config=sess_config,
-                 max_to_keep=2, histograms=False, train_log_subdir="") as trainer:
+                 max_to_keep=2, histograms=False, identity=identity) as trainer:
         sess = trainer.sess
         print(f"4. make session: {len(sess.list_devices())} device(s): "
               + ", ".join(d.name.split("device:")[-1] for d in sess.list_devices()))
@@ -460,7 +510,7 @@ def run(config):
                        "conv1_shape": list(first["conv1"].shape),
                        "logits_shape": list(first["logits"].shape)}
         print(f"5. run graph with input data: one run fetched loss {first_fetch['loss']:.3f}, "
-              f"accuracy {first_fetch['accuracy']:.2f}, conv1 {first_fetch['conv1_shape']}, "
+              f"accuracy {100 * first_fetch['accuracy']:.1f}%, conv1 {first_fetch['conv1_shape']}, "
               f"logits {first_fetch['logits_shape']}")
         # the first step runs with a full trace: where every op of a training step
         # (forward, backward, update) ran; its time is not counted

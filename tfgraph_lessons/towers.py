@@ -51,10 +51,11 @@ from tfgraph_lessons import nets
 from tfgraph_lessons.core import cli
 from tfgraph_lessons.core.device import (available_gpus, format_placement,
                                          format_placement_by_scope, placement_by_scope,
-                                         session_config)
+                                         session_config, traced_run)
 from tfgraph_lessons.core.errors import UsageError
 from tfgraph_lessons.core.graph import new_graph, tf1
 from tfgraph_lessons.core.io import write_json
+from tfgraph_lessons.core import rundir
 from tfgraph_lessons.core.runner import Trainer, evaluate_in_batches
 from tfgraph_lessons.data import preprocess
 
@@ -84,9 +85,11 @@ class TowersConfig(cli.LessonConfig):
 
 
 def fast_config(config):
-    """The smoke-sized run (``--fast``): seconds on two cores (``--steps`` still wins)."""
-    return dataclasses.replace(config, steps=FAST_STEPS if config.steps is None else config.steps,
-                               epochs=None, warmup_steps=min(config.warmup_steps, 3),
+    """The smoke-sized run (``--fast``): seconds on two cores (``--steps`` and
+    ``--epochs`` still win)."""
+    explicit = config.steps is not None or config.epochs is not None
+    return dataclasses.replace(config, steps=config.steps if explicit else FAST_STEPS,
+                               warmup_steps=min(config.warmup_steps, 3),
                                summary_steps=min(config.summary_steps, 10), fast=True)
 
 
@@ -278,6 +281,42 @@ def tower_of(node_name):
     return None
 
 
+def placement_demo(config=None, image_shape=(8, 8, 1), num_classes=10):
+    """Where every node of one training step of the towers ran, without training.
+
+    Draws :func:`build_graph` for ``config.towers`` towers on ``config.device``
+    and runs one traced step on a batch of zeros, fetching what the lesson's
+    first (traced) step fetches: ``train_op``, loss, accuracy and the summaries.
+    The notebook uses it to show what each tower runs outside its own device:
+    the reads of the shared variables run where the variables live (``/CPU:0``),
+    and the tower's loss summary with the other summaries on the CPU.
+
+    Args:
+      config: a :class:`TowersConfig` (towers, device, model, seed); default 2
+        towers on logical CPU devices.
+      image_shape: ``(height, width, color_ch)`` of the zero batch (digits: 8x8x1).
+      num_classes: width of the logits.
+    Returns:
+      ``(devices, placed)``: the towers' devices and the placement report,
+      ``{node name: {'op': type, 'device': device}}``.
+    """
+    config = config or TowersConfig(towers=2, device="cpu")
+    devices, device_kwargs = tower_devices(config.towers, config.device,
+                                           soft_placement=config.soft_placement)
+    with new_graph(seed=config.seed) as graph:
+        model = build_graph(config, image_shape, num_classes, 0.0, 1.0, devices)
+    batch = 2 * config.towers                                          # 2 images per tower
+    feed = {model["images"]: np.zeros((batch, *image_shape), np.uint8),
+            model["labels"]: np.zeros(batch, np.int64), model["is_training"]: True}
+    sess_config = session_config(soft_placement=config.soft_placement,
+                                 gpu_memory_mb=config.gpu_memory_mb, **device_kwargs)
+    with tf1.Session(graph=graph, config=sess_config) as sess:
+        sess.run(model["init"])
+        fetches = {name: model[name] for name in ("train_op", "loss", "accuracy", "summary")}
+        _, placed = traced_run(sess, fetches, feed)
+    return devices, placed
+
+
 # --------------------------------------------------------------------------- run
 
 
@@ -301,7 +340,12 @@ def run(config):
     nets.get(config.model)
     devices, device_kwargs = tower_devices(config.towers, config.device,
                                            soft_placement=config.soft_placement)
-    out = Path(config.out or Path("runs") / LESSON)
+    out = Path(config.out or cli.default_out(LESSON, config.dataset, config.model,
+                                             f"{config.towers}towers", fast=config.fast))
+    rundir.prepare_run_dir(out, resume=config.resume, overwrite=config.overwrite)
+    if config.fast:
+        cli.announce_fast(config, f"{config.steps if config.steps is not None else 'the given'}"
+                                  f" steps; writes to {out}")
     start = time.time()
     ds = datasets.load(config.dataset, config.data_dir)
     train_images, train_labels = ds.train_images, ds.train_labels
@@ -333,8 +377,11 @@ def run(config):
     def record(trainer, step):
         curve.append((step, trainer.last_loss))
 
+    identity = {"lesson": LESSON, "dataset": ds.name, "model": config.model,
+                "seed": config.seed, "batch_size": config.batch_size, "towers": config.towers,
+                "train_size": n, "image_shape": list(ds.image_shape)}
     with Trainer(graph, model, out, resume=config.resume, seed=config.seed, config=sess_config,
-                 max_to_keep=2, histograms=False, train_log_subdir="") as trainer:
+                 max_to_keep=2, histograms=False, identity=identity) as trainer:
         # the first step runs traced (where each tower ran); it and the warm-up are not timed
         trainer.fit((train_images, train_labels), steps=total, batch_size=config.batch_size,
                     summary_steps=config.summary_steps, warmup_steps=config.warmup_steps,

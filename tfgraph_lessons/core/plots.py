@@ -32,12 +32,15 @@ def save_figure(fig, path, dpi=DPI):
 
 
 def learning_curves(runs, title="Learning curves"):
-    """Accuracy and loss per epoch.
+    """Accuracy and loss (cross-entropy) per evaluation, against the epoch.
 
     Args:
-      runs: ``{label: history}``; a history is a list of per-epoch dicts with
-        any of ``train_eval_accuracy``/``train_accuracy``, ``val_accuracy``,
-        ``test_accuracy`` and the matching ``*_loss`` keys.
+      runs: ``{label: history}``; a history is a list of per-evaluation dicts
+        (``epoch`` may be fractional) with any of ``train_eval_accuracy``,
+        ``val_accuracy``, ``test_accuracy`` and the matching ``*_loss`` keys, all
+        measured in inference mode (the legend says so). Without
+        ``train_eval_*`` the training curve is ``train_running_*``, the mean over
+        the training batches with dropout and augmentation on, labelled as such.
     """
     fig = _figure((11, 4.2))
     ax_acc, ax_loss = fig.subplots(1, 2)
@@ -47,16 +50,18 @@ def learning_curves(runs, title="Learning curves"):
         epochs = [h["epoch"] for h in history]
         for split, style in styles.items():
             for ax, metric in ((ax_acc, "accuracy"), (ax_loss, "loss")):
-                keys = ([f"train_eval_{metric}", f"train_{metric}"] if split == "train"
+                keys = ([f"train_eval_{metric}", f"train_running_{metric}"] if split == "train"
                         else [f"{split}_{metric}"])
                 key = next((k for k in keys if all(k in h for h in history)), None)
                 if key is None or not history:
                     continue
                 values = [h[key] * (100 if metric == "accuracy" else 1) for h in history]
-                name = f"{label}: {split}" if len(runs) > 1 else split
+                what = ("train (training batches, dropout on)" if "running" in key
+                        else f"{split} (inference)")
+                name = f"{label}: {what}" if len(runs) > 1 else what
                 ax.plot(epochs, values, style, color=color, label=name, marker=".")
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
-    ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy (nats)", title="loss (no weight decay)")
     for ax in (ax_acc, ax_loss):
         ax.grid(alpha=0.3)
         if ax.lines:
