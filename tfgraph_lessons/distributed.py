@@ -707,7 +707,9 @@ def run(config):
 def parse_config(argv=None):
     """The command line -> a :class:`DistributedConfig`."""
     parser = cli.lesson_parser(f"python -m tfgraph_lessons.{LESSON}", __doc__.splitlines()[0],
-                               default_batch_size=DistributedConfig.batch_size)
+                               default_batch_size=DistributedConfig.batch_size,
+                               default_length=f"{DEFAULT_STEPS}; {FAST_STEPS} with --fast",
+                               length_unit="steps")
     parser.set_defaults(device=DistributedConfig.device)
     parser.epilog = ("Differs from the other lessons: --epochs and --resume are refused "
                      "(global --steps; no checkpoints, the variables live on the ps), and "

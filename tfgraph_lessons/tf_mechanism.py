@@ -585,7 +585,9 @@ def run(config):
 def parse_config(argv=None):
     """The command line -> a :class:`MechanismConfig`."""
     parser = cli.lesson_parser(f"python -m tfgraph_lessons.{LESSON}", __doc__.splitlines()[0],
-                               default_batch_size=MechanismConfig.batch_size)
+                               default_batch_size=MechanismConfig.batch_size,
+                               default_length=f"{DEFAULT_STEPS}; {FAST_STEPS} with --fast",
+                               length_unit="steps")
     cli.add_dataset_argument(parser, MechanismConfig.dataset)
     cli.add_lr_argument(parser, MechanismConfig.lr)
     parser.add_argument("--log-placement", action="store_true",

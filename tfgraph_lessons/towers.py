@@ -442,7 +442,9 @@ def run(config):
 def parse_config(argv=None):
     """The command line -> a :class:`TowersConfig`."""
     parser = cli.lesson_parser(f"python -m tfgraph_lessons.{LESSON}", __doc__.splitlines()[0],
-                               default_batch_size=TowersConfig.batch_size)
+                               default_batch_size=TowersConfig.batch_size,
+                               default_length=f"{DEFAULT_STEPS}; {FAST_STEPS} with --fast",
+                               length_unit="steps")
     parser.add_argument("--towers", type=cli.positive_int, default=TowersConfig.towers,
                         help="model replicas, one per device")
     cli.add_dataset_argument(parser, TowersConfig.dataset)

@@ -198,14 +198,16 @@ def add_lr_argument(parser, default, help="learning rate"):
     parser.add_check(lambda args: None if args.lr > 0 else f"--lr must be > 0, got {args.lr}")
 
 
-def lesson_parser(prog, description, default_batch_size=128, default_length="the lesson's"):
+def lesson_parser(prog, description, default_batch_size=128, default_length="the lesson's",
+                  length_unit="epochs"):
     """An argument parser with the shared lesson flags; a lesson adds its own.
 
     Args:
       prog, description: for ``--help``.
       default_batch_size: the lesson's ``--batch-size`` default.
       default_length: how long the lesson trains without ``--epochs``/``--steps``,
-        for their help (``'25 epochs; 1 with --fast'``).
+        for the help of the one it counts in (``'25; 1 with --fast'``).
+      length_unit: ``'epochs'`` or ``'steps'``: what the lesson counts by default.
     """
     p = OneLineParser(prog=prog, description=description, formatter_class=HelpFormatter)
     g = p.add_argument_group("shared lesson options")
@@ -214,11 +216,13 @@ def lesson_parser(prog, description, default_batch_size=128, default_length="the
     g.add_argument("--out", default=None,
                    help="output folder (default: runs/<lesson>/<dataset>_<model>, one per run)")
     length = g.add_mutually_exclusive_group()
+    default = {length_unit: f" (default: {default_length})"}
     length.add_argument("--epochs", type=_nonneg_int, default=None,
-                        help=f"passes over the training set (default: {default_length}); "
+                        help=f"passes over the training set{default.get('epochs', '')}; "
                              "wins over --fast")
     length.add_argument("--steps", type=_nonneg_int, default=None,
-                        help="training steps in total, instead of --epochs; wins over --fast")
+                        help=f"training steps in total, instead of --epochs"
+                             f"{default.get('steps', '')}; wins over --fast")
     g.add_argument("--batch-size", type=_pos_int, default=default_batch_size,
                    help="examples per training step")
     g.add_argument("--device", default="auto",

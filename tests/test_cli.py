@@ -1,0 +1,44 @@
+"""The shared lesson command line: every option documented, each default stated once."""
+import argparse
+import importlib
+
+import pytest
+
+LESSONS = ("cnn_cifar", "tf_mechanism", "towers", "distributed")
+
+
+def parser_of(lesson, monkeypatch):
+    """The lesson's parser, caught as ``parse_config`` builds it."""
+    from tfgraph_lessons.core import cli
+
+    made = []
+    real = cli.lesson_parser
+
+    def spy(*args, **kwargs):
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(cli, "lesson_parser", spy)
+    module = importlib.import_module(f"tfgraph_lessons.{lesson}")
+    with pytest.raises(SystemExit):
+        module.parse_config(["--help"])
+    return made[0]
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_every_option_has_help_that_states_its_default_once(lesson, monkeypatch, capsys):
+    parser = parser_of(lesson, monkeypatch)
+    capsys.readouterr()
+    formatter = parser._get_formatter()
+    for action in parser._actions:
+        if not action.option_strings or action.help == argparse.SUPPRESS or \
+                action.dest == "help":
+            continue
+        text = formatter._expand_help(action) if action.help else ""
+        flag = action.option_strings[0]
+        assert text.strip(), f"{lesson} {flag} has no help"
+        assert text.count("default:") <= 1, f"{lesson} {flag}: {text}"
+        assert "default: None" not in text, f"{lesson} {flag}: {text}"
+        meaningful = action.default not in (None, False, argparse.SUPPRESS) and action.nargs != 0
+        if meaningful:
+            assert "default" in text, f"{lesson} {flag} does not state its default: {text}"
