@@ -189,6 +189,7 @@ class Trainer:
     def _report(self, msg):
         """A result line (one per evaluation) on stdout, below the progress bar."""
         tqdm.write(msg, file=sys.stdout)
+        sys.stdout.flush()  # a log file (``> run.log``) gets each line as it happens
 
     def _writer(self, name):
         """The event writer of ``OUT/logs/<name>`` (train, val, test, train_eval)."""
