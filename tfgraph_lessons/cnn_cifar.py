@@ -109,12 +109,12 @@ def fast_experiment_config(config):
         snapshot_steps=(1,), eval_steps=config.eval_steps or 4, checkpoint_steps=20, fast=True)
 
 
-def fast_summary(config, n_train):
-    """The first line of a fast run: what it shrinks."""
+def fast_summary(config):
+    """The first line of a fast run: what it shrinks (before the data set is loaded)."""
     length = (f"{config.steps} steps" if config.steps is not None else
               f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}")
-    return (f"{n_train:,} training images, {config.val_size:,} validation, "
-            f"up to {config.test_limit:,} test, {length}")
+    return (f"up to {config.train_limit:,} training images ({config.val_size:,} of them held "
+            f"out for validation), up to {config.test_limit:,} test images, {length}")
 
 
 # --------------------------------------------------------------------------- the graph
@@ -611,8 +611,7 @@ def run(config):
     rundir.prepare_run_dir(out, resume=config.resume, overwrite=config.overwrite,
                            extra_outputs=tuple(OVERFITTING_ARMS) if config.experiment else ())
     if config.fast:
-        n_train = (config.train_limit or 0) - config.val_size
-        cli.announce_fast(config, fast_summary(config, n_train) + f"; writes to {out}")
+        cli.announce_fast(config, fast_summary(config) + f"; writes to {out}")
     if config.experiment == "overfitting":
         return overfitting_experiment(config, out)
     return train_and_evaluate(config, out)

@@ -2,7 +2,8 @@
 
 The filters and feature maps of the slides' network at chosen steps of one run
 of ``python -m tfgraph_lessons.cnn_cifar`` (which records them in
-``runs/cnn_cifar/snapshots.npz``). Set ``TFGRAPH_CNN_RUN`` to read another run's folder.
+``runs/cnn_cifar/cifar10_slide_cnn/snapshots.npz``). Set ``TFGRAPH_CNN_RUN`` to read
+another run's folder.
 """
 import os
 from pathlib import Path
@@ -13,8 +14,9 @@ RUN_ENV = "TFGRAPH_CNN_RUN"
 
 
 def run_dir():
-    """The run whose snapshots the figure shows: ``$TFGRAPH_CNN_RUN`` or ``runs/cnn_cifar``."""
-    return Path(os.environ.get(RUN_ENV) or Path("runs") / "cnn_cifar")
+    """The run whose snapshots the figure shows: ``$TFGRAPH_CNN_RUN``, or the default
+    run's folder ``runs/cnn_cifar/cifar10_slide_cnn``."""
+    return Path(os.environ.get(RUN_ENV) or Path("runs") / "cnn_cifar" / "cifar10_slide_cnn")
 
 
 @register("cnn_filters_over_time",
