@@ -1,5 +1,7 @@
 """Every notebook runs top to bottom in fast mode in a real Jupyter kernel, and then
-every cell runs a second time in the same kernel (re-running a cell must be safe)."""
+every cell runs a second time in the same kernel, last cell first: re-running any
+cell, in any order, after the others have run must be safe (a cell may not depend on
+a name that a later cell rebinds)."""
 from pathlib import Path
 
 import pytest
@@ -35,10 +37,12 @@ def test_notebook_runs_twice(path, tmp_path, monkeypatch, request):
     client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})
     with client.setup_kernel():
-        for rerun in (False, True):
-            for index, cell in enumerate(nb.cells):
+        cells = list(enumerate(nb.cells))
+        for rerun, order in ((False, cells), (True, cells[::-1])):
+            for index, cell in order:
                 try:
                     client.execute_cell(cell, index)
                 except nbclient.exceptions.CellExecutionError as e:
-                    when = "on the second run" if rerun else "on the first run"
+                    when = ("when re-run after all the cells below it" if rerun
+                            else "on the first run")
                     pytest.fail(f"{path.name} cell {index} failed {when}:\n{e}")
