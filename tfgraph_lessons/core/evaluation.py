@@ -41,63 +41,43 @@ def evaluate_in_batches(sess, fetches, images_ph, labels_ph, images, labels, bat
     return {k: v / len(images) for k, v in totals.items()}
 
 
-class EvalPoint:
-    """The running sums of one :meth:`Trainer.fit` between evaluations, and the evaluation
-    that turns them into one history entry."""
+class RunningMeans:
+    """The training batches since the last evaluation, as the optimiser saw them
+    (training mode: dropout and augmentation on): their mean loss, accuracy and
+    weight-decay penalty, and how fast they ran."""
 
-    def __init__(self, trainer, images, labels, splits, train_eval_size, batch_size,
-                 on_epoch_end):
-        self.trainer, self.images, self.labels = trainer, images, labels
-        self.splits, self.train_eval_size = splits, train_eval_size
-        self.batch_size, self.on_epoch_end = batch_size, on_epoch_end
-        self.order = None
-        self.start = time.time()
-        self._reset()
+    KEYS = ("loss", "accuracy", "weight_decay")
 
-    def _reset(self):
-        self.sums = {"loss": 0.0, "accuracy": 0.0, "weight_decay": 0.0}
-        self.batches, self.seen = 0, 0
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self.sums, self.seen_keys = dict.fromkeys(self.KEYS, 0.0), set()
+        self.batches, self.examples = 0, 0
         self.since = time.time()
 
-    def add_batch(self, out, size):
-        for key in self.sums:
-            self.sums[key] += float(out.get(key, 0.0))
+    def add(self, out, size):
+        """One step's fetched values (``out``: a dict with any of :attr:`KEYS`)."""
+        for key in self.KEYS:
+            if key in out:
+                self.sums[key] += float(out[key])
+                self.seen_keys.add(key)
         self.batches += 1
-        self.seen += size
+        self.examples += size
 
-    def record(self, step, spe, feed):
-        """Evaluate every split, append the entry to the history, print it, log it."""
-        t = self.trainer
-        dt = time.time() - self.since
-        epoch = step / spe
-        entry = {"epoch": int(epoch) if epoch == int(epoch) else round(epoch, 3), "step": step,
-                 "train_running_loss": self.sums["loss"] / max(1, self.batches)}
-        if "accuracy" in t.model:
-            entry["train_running_accuracy"] = self.sums["accuracy"] / max(1, self.batches)
-        if "weight_decay" in t.model:
-            entry["weight_decay"] = self.sums["weight_decay"] / max(1, self.batches)
-        for name, split in self.splits.items():
-            if name == "train_eval":
-                if not self.train_eval_size:
-                    continue
-                sub = self.order[:self.train_eval_size]
-                split = (self.images[sub], self.labels[sub])
-            if split is None:
-                continue
-            ev = t.evaluate(*split, batch_size=self.batch_size)
-            entry.update({f"{name}_{k}": v for k, v in ev.items()})
-            t._write_scalars(name, step, ev)
-        entry["images_per_second"] = self.seen / dt if dt > 0 else None
-        if self.on_epoch_end is not None:
-            self.on_epoch_end(t, entry)
-        entry["wall_seconds"] = round(time.time() - self.start, 3)
-        t.history.append(entry)
-        if t._epoch_summary is not None:
-            t._writer(t._train_log).add_summary(t.sess.run(t._epoch_summary, feed), step)
-        for w in t._writers.values():
-            w.flush()
-        t._report(format_entry(entry))
-        self._reset()
+    def entry(self, step, steps_per_epoch):
+        """The start of a history entry: ``epoch`` (fractional inside an epoch), ``step``,
+        ``train_running_*``, ``weight_decay`` and ``images_per_second``."""
+        epoch = step / steps_per_epoch
+        entry = {"epoch": int(epoch) if epoch == int(epoch) else round(epoch, 3), "step": step}
+        n = max(1, self.batches)
+        for key in self.KEYS:
+            if key in self.seen_keys:
+                name = key if key == "weight_decay" else f"train_running_{key}"
+                entry[name] = self.sums[key] / n
+        seconds = time.time() - self.since
+        entry["images_per_second"] = self.examples / seconds if seconds > 0 else None
+        return entry
 
 
 def format_entry(entry):

@@ -48,8 +48,8 @@ from tfgraph_lessons.core.device import traced_run
 from tfgraph_lessons.core.errors import TrainingError, UsageError
 from tfgraph_lessons.core.graph import tf1
 from tfgraph_lessons.core import rundir
-from tfgraph_lessons.core.evaluation import (EvalPoint, check_split, evaluate_in_batches,  # noqa: F401
-                                             format_entry)
+from tfgraph_lessons.core.evaluation import (RunningMeans, check_split,  # noqa: F401
+                                             evaluate_in_batches, format_entry)
 from tfgraph_lessons.core.io import write_json
 
 REQUIRED_KEYS = ("images", "labels", "loss", "train_op", "global_step")
@@ -347,8 +347,7 @@ class Trainer:
         first_step = step
         untimed = step + warmup_steps + (1 if trace_first_step else 0)  # first timed step
         splits = {"train_eval": None, "val": val, "test": test}
-        run = EvalPoint(self, images, labels, splits, train_eval_size, eval_batch_size,
-                         on_epoch_end)
+        running, run_start = RunningMeans(), time.time()
 
         bar = tqdm(total=total, initial=min(step, total), unit="step", dynamic_ncols=True,
                    disable=None if self.progress else True, file=sys.stderr)
@@ -356,7 +355,9 @@ class Trainer:
             while step < total:
                 epoch = step // spe
                 order = epoch_order(n, self.seed, epoch)
-                run.order = order
+                if train_eval_size:  # the first examples of this epoch's order
+                    sub = order[:train_eval_size]
+                    splits["train_eval"] = (images[sub], labels[sub])
                 bar.set_description(f"epoch {epoch + 1}/{math.ceil(total / spe)}")
                 while step < total and step // spe == epoch:
                     i = step % spe
@@ -382,7 +383,7 @@ class Trainer:
                         self._stop_on_nan(objective, step, epoch)
                     step += 1
                     self.last_loss = objective
-                    run.add_batch(out, len(x))
+                    running.add(out, len(x))
                     if write_summary:
                         self._write_step_summary(out, step)
                     bar.update(1)
@@ -392,7 +393,9 @@ class Trainer:
                         on_step(self, step)
                     epoch_done = step % spe == 0 or step == total
                     if step == total or (step % eval_steps == 0 if eval_steps else epoch_done):
-                        run.record(step, spe, feed)
+                        self._record(running.entry(step, spe), splits, feed, eval_batch_size,
+                                     on_epoch_end, run_start)
+                        running.reset()
                     if step % checkpoint_steps == 0 if checkpoint_steps else epoch_done:
                         self.save(step)
                         last_saved = step
@@ -401,6 +404,25 @@ class Trainer:
         if last_saved != step:
             self.save(step)
         return self.history
+
+    def _record(self, entry, splits, feed, batch_size, on_epoch_end, run_start):
+        """Evaluate every split into ``entry`` (inference mode), log, print and keep it."""
+        step = entry["step"]
+        for name, split in splits.items():
+            if split is not None:
+                ev = self.evaluate(*split, batch_size=batch_size)
+                entry.update({f"{name}_{k}": v for k, v in ev.items()})
+                self._write_scalars(name, step, ev)
+        if on_epoch_end is not None:
+            on_epoch_end(self, entry)
+        entry["wall_seconds"] = round(time.time() - run_start, 3)
+        self.history.append(entry)
+        if self._epoch_summary is not None:
+            self._writer(self._train_log).add_summary(self.sess.run(self._epoch_summary, feed),
+                                                      step)
+        for writer in self._writers.values():
+            writer.flush()
+        self._report(format_entry(entry))
 
     def _stop_on_nan(self, loss, step, epoch):
         state = rundir.read_state(self.ckpt_dir) if self.ckpt_dir.is_dir() else None
