@@ -111,10 +111,9 @@ def fast_experiment_config(config):
 
 def fast_summary(config):
     """The first line of a fast run: what it shrinks (before the data set is loaded)."""
-    length = (f"{config.steps} steps" if config.steps is not None else
-              f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}")
     return (f"up to {config.train_limit:,} training images ({config.val_size:,} of them held "
-            f"out for validation), up to {config.test_limit:,} test images, {length}")
+            f"out for validation), up to {config.test_limit:,} test images, "
+            f"{cli.length_text(config)}")
 
 
 # --------------------------------------------------------------------------- the graph

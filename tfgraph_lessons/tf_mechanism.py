@@ -430,8 +430,7 @@ def run(config):
     rundir.prepare_run_dir(out, resume=config.resume, overwrite=config.overwrite,
                            extra_outputs=("graph.pbtxt",))
     if config.fast:
-        cli.announce_fast(config, f"{config.steps if config.steps is not None else 'the given'}"
-                                  f" steps; writes to {out}")
+        cli.announce_fast(config, f"{cli.length_text(config)}; writes to {out}")
     start = time.time()
 
     # 1. input material

@@ -344,8 +344,7 @@ def run(config):
                                              f"{config.towers}towers", fast=config.fast))
     rundir.prepare_run_dir(out, resume=config.resume, overwrite=config.overwrite)
     if config.fast:
-        cli.announce_fast(config, f"{config.steps if config.steps is not None else 'the given'}"
-                                  f" steps; writes to {out}")
+        cli.announce_fast(config, f"{cli.length_text(config)}; writes to {out}")
     start = time.time()
     ds = datasets.load(config.dataset, config.data_dir)
     train_images, train_labels = ds.train_images, ds.train_labels

@@ -87,6 +87,13 @@ def announce_fast(config, what):
     print(f"fast mode ({source}): {what}; {hint}", flush=True)
 
 
+def length_text(config):
+    """A run's length in words: ``'40 steps'``, ``'1 epoch'``, ``'3 epochs'``."""
+    if config.steps is not None:
+        return f"{config.steps} step{'s' if config.steps != 1 else ''}"
+    return f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}"
+
+
 def default_out(lesson, *parts, fast=False):
     """The default run folder: ``runs/<lesson>/<part>_<part>[_fast]`` (one folder per
     data set and model, so two different runs never share one)."""
