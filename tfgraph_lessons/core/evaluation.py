@@ -80,10 +80,13 @@ class RunningMeans:
         return entry
 
 
-def format_entry(entry):
+def format_entry(entry, rate=("img/s", 1)):
     """One line per evaluation, each number labelled with what it measures::
 
         epoch 3  step 1170  batches (training mode): loss 1.234 acc 55.1%  |  inference: train 60.2%  val 52.0%  test 51.3%  val loss 1.301  |  812 img/s
+
+    ``rate``: ``(unit, scale)`` of the throughput: examples per second times ``scale``
+    (a text model's examples are windows of ``scale`` characters: ``('chars/s', 50)``).
     """
     batches = f"batches (training mode): loss {entry['train_running_loss']:.3f}"
     if "train_running_accuracy" in entry:
@@ -97,5 +100,6 @@ def format_entry(entry):
     if inference:
         parts.append("| inference: " + "  ".join(inference))
     if entry.get("images_per_second"):
-        parts.append(f"| {entry['images_per_second']:.0f} img/s")
+        unit, scale = rate
+        parts.append(f"| {entry['images_per_second'] * scale:,.0f} {unit}")
     return "  ".join(parts)

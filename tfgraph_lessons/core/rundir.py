@@ -169,7 +169,10 @@ def resume_point(ckpt_dir):
 
 # the command-line flag that sets each identity field, for the error message
 IDENTITY_FLAGS = {"lesson": "the lesson", "dataset": "--dataset", "model": "--model",
-                  "seed": "--seed", "batch_size": "--batch-size"}
+                  "seed": "--seed", "batch_size": "--batch-size", "cell": "--cell",
+                  "units": "--units", "layers": "--layers", "embedding": "--embedding",
+                  "seq_length": "--seq-length", "text": "--text", "series": "--series",
+                  "window": "--window", "horizon": "--horizon"}
 
 
 def _normalise(value):

@@ -84,6 +84,8 @@ class Trainer:
       progress: show a progress bar (hidden when stderr is not a terminal).
       train_log_subdir: the folder of ``OUT/logs`` the training events go to;
         evaluations go to its siblings ``val``, ``test`` and ``train_eval``.
+      rate: ``(unit, scale)`` of the throughput in the evaluation lines (default
+        ``('img/s', 1)``; a text model: ``('chars/s', characters per example)``).
       identity: what makes a checkpoint belong to this run (lesson, dataset,
         model, seed, split sizes, image shape ...): saved in ``state.json`` and
         compared on ``resume``; a difference is a
@@ -96,7 +98,7 @@ class Trainer:
 
     def __init__(self, graph, model, out_dir, *, resume=False, seed=0, config=None,
                  max_to_keep=3, histograms=True, finalize=True, progress=True,
-                 train_log_subdir="train", identity=None):
+                 train_log_subdir="train", identity=None, rate=("img/s", 1)):
         missing = [k for k in REQUIRED_KEYS if k not in model]
         if missing:
             raise ValueError(f"[Trainer] model dict lacks {missing}; build_graph must return "
@@ -106,7 +108,7 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.ckpt_dir = self.out_dir / "checkpoints"
         self.log_dir = self.out_dir / "logs"
-        self.progress = progress
+        self.progress, self.rate = progress, rate
         self.history = []
         self.train_seconds = 0.0
         self.train_images_seen = 0
@@ -129,8 +131,9 @@ class Trainer:
             if finalize:
                 graph.finalize()
 
+        # the training writer (it also draws the graph) is made once the checkpoint is
+        # known to belong to this run: a refused --resume leaves the folder untouched
         self._train_log = train_log_subdir
-        self._writers[train_log_subdir] = self._new_writer(train_log_subdir, graph)
         self.start_step = 0
         try:
             self._restore_or_init(resume, init)
@@ -192,9 +195,11 @@ class Trainer:
         sys.stdout.flush()  # a log file (``> run.log``) gets each line as it happens
 
     def _writer(self, name):
-        """The event writer of ``OUT/logs/<name>`` (train, val, test, train_eval)."""
+        """The event writer of ``OUT/logs/<name>`` (train, val, test, train_eval); the
+        training one also holds the graph."""
         if name not in self._writers:
-            self._writers[name] = self._new_writer(name)
+            self._writers[name] = self._new_writer(
+                name, self.graph if name == self._train_log else None)
         return self._writers[name]
 
     def _new_writer(self, name, graph=None):
@@ -422,7 +427,7 @@ class Trainer:
                                                       step)
         for writer in self._writers.values():
             writer.flush()
-        self._report(format_entry(entry))
+        self._report(format_entry(entry, self.rate))
 
     def _stop_on_nan(self, loss, step, epoch):
         state = rundir.read_state(self.ckpt_dir) if self.ckpt_dir.is_dir() else None
