@@ -120,6 +120,112 @@ def test_augment_shape_and_content():
     np.testing.assert_array_equal(pp.augment(x, 1, crop_padding=0, flip=False), x)
 
 
+# ----------------------------------------------------------------------------- distort
+
+class Scripted(np.random.Generator):
+    """A Generator whose ``uniform`` returns the given values in turn (checked against its range)."""
+
+    def __init__(self, *values):
+        super().__init__(np.random.PCG64(0))
+        self.values = list(values)
+
+    def uniform(self, low=0.0, high=1.0, size=None):
+        value = np.asarray(self.values.pop(0), float)
+        assert np.all((low <= value) & (value <= high)), (low, value, high)
+        return np.broadcast_to(value, size).copy()
+
+
+def lit(shape, y, x, value=200, dtype=np.uint8):
+    image = np.zeros(shape, dtype)
+    image[0, y, x] = value
+    return image
+
+
+@pytest.mark.parametrize("shape, dtype", [((5, 28, 28), np.uint8), ((3, 9, 7, 3), np.uint8),
+                                          ((4, 8, 8), np.float32)])
+def test_distort_keeps_shape_dtype_and_zero_is_identity(shape, dtype):
+    x = (np.random.default_rng(0).random(shape) * 255).astype(dtype)
+    out = pp.distort(x, np.random.default_rng(0))
+    assert out.shape == x.shape and out.dtype == x.dtype
+    assert not np.array_equal(out, x)                      # the defaults do move the pixels
+    same = pp.distort(x, 0, rotation=0, scale=0, shift=0)
+    np.testing.assert_array_equal(same, x)
+    assert same is not x
+
+
+@pytest.mark.parametrize("dy, dx", [(2, 2), (-3, 1), (0, -2)])
+def test_distort_pure_shift_moves_a_lit_pixel(dy, dx):
+    x = lit((1, 12, 12), 5, 4)
+    out = pp.distort(x, Scripted(0.0, 1.0, [[dy], [dx]]), rotation=0, scale=0, shift=3)
+    np.testing.assert_array_equal(out, lit((1, 12, 12), 5 + dy, 4 + dx))
+    # the same move for every channel; a pixel moved out of the image is gone
+    x4 = np.repeat(x[..., None], 2, axis=3)
+    out4 = pp.distort(x4, Scripted(0.0, 1.0, [[dy], [dx]]), rotation=0, scale=0, shift=3)
+    np.testing.assert_array_equal(out4, np.repeat(out[..., None], 2, axis=3))
+    gone = pp.distort(lit((1, 12, 12), 11, 11), Scripted(0.0, 1.0, [[1], [0]]), 0, 0, 1)
+    assert not gone.any()
+
+
+def test_distort_turns_and_scales_about_the_centre():
+    x = lit((1, 9, 9), 2, 4)                                # 2 rows above the centre (4, 4)
+    np.testing.assert_array_equal(pp.distort(x, Scripted(90.0, 1.0, [[0], [0]]), 90, 0, 0),
+                                  lit((1, 9, 9), 4, 6))       # a quarter turn: now 2 to the right
+    big = pp.distort(x, Scripted(0.0, 1.5, [[0], [0]]), 0, 0.5, 0)[0].astype(float)
+    # half as big again: the pixel is now 3 rows above the centre, blurred around (1, 4)
+    assert big[1, 4] == 200 and np.unravel_index(big.argmax(), big.shape) == (1, 4)
+    rows, cols = np.mgrid[0:9, 0:9]
+    assert (rows * big).sum() / big.sum() == pytest.approx(1.0)
+    assert (cols * big).sum() / big.sum() == pytest.approx(4.0)
+    assert np.count_nonzero(big) > 1
+
+
+def test_distort_matches_scipy_affine_transform_per_image():
+    from scipy import ndimage
+
+    x = np.random.default_rng(3).random((6, 11, 13)).astype(np.float32)
+    out = pp.distort(x, np.random.default_rng(4), rotation=25, scale=0.2, shift=2.5)
+    twin = np.random.default_rng(4)                        # the same draws, in the same order
+    angle = np.deg2rad(twin.uniform(-25, 25, 6))
+    zoom = twin.uniform(0.8, 1.2, 6)
+    dy, dx = twin.uniform(-2.5, 2.5, (2, 6))
+    centre = np.array([5.0, 6.0])
+    for k in range(6):
+        c, s = np.cos(angle[k]) / zoom[k], np.sin(angle[k]) / zoom[k]
+        m = np.array([[c, -s], [s, c]])                    # source = m @ (output - centre - d) + centre
+        offset = centre - m @ (centre + [dy[k], dx[k]])
+        ref = ndimage.affine_transform(x[k].astype(np.float64), m, offset, order=1,
+                                       mode="grid-constant", cval=0.0)
+        np.testing.assert_allclose(out[k], ref, atol=1e-5)
+
+
+def test_distort_deterministic_per_seed():
+    x = images_nhwc(n=6, h=10, w=10, c=1)[..., 0]
+    a = pp.distort(x, np.random.default_rng(7))
+    np.testing.assert_array_equal(pp.distort(x, 7), a)
+    assert not np.array_equal(pp.distort(x, 8), a)
+
+
+@pytest.mark.parametrize("images, kw, match", [
+    (np.zeros((28, 28), np.uint8), {}, r"\[distort\] images must be \[N, H, W\]"),
+    (np.zeros((2, 4, 4, 1, 1), np.uint8), {}, r"\[distort\] images must be \[N, H, W\]"),
+    (np.zeros((2, 4, 4), np.uint8), {"scale": 1.0}, r"\[distort\] scale must be a number in \[0, 1\)"),
+    (np.zeros((2, 4, 4), np.uint8), {"rotation": -5}, r"\[distort\] rotation must be a number >= 0"),
+    (np.zeros((2, 4, 4), np.uint8), {"shift": "2"}, r"\[distort\] shift must be a number >= 0"),
+])
+def test_distort_bad_input(images, kw, match):
+    with pytest.raises(UsageError, match=match):
+        pp.distort(images, 0, **kw)
+
+
+def test_held_out_split_bad_sizes():
+    labels = np.arange(20) % 2
+    for test_size, val_size in ((0, 5), (5, -1), (10, 10)):
+        with pytest.raises(UsageError, match=r"\[held_out_split\] test_size"):
+            pp.held_out_split(labels, test_size, val_size)
+    parts = pp.held_out_split(labels, 4, 2)
+    assert {k: len(v) for k, v in parts.items()} == {"train": 14, "val": 2, "test": 4}
+
+
 # ----------------------------------------------------------------------------- split
 
 def test_split_stratified_deterministic_disjoint():

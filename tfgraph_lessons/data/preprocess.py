@@ -11,6 +11,9 @@ the bottleneck.
 [3] K. He, X. Zhang, S. Ren, J. Sun. "Deep Residual Learning for Image
     Recognition." CVPR 2016 (CIFAR-10 recipe: pad 4 pixels, random 32x32 crop,
     random horizontal flip; per-pixel mean subtracted).
+[4] P. Simard, D. Steinkraus, J. Platt. "Best Practices for Convolutional Neural
+    Networks Applied to Visual Document Analysis." ICDAR 2003 (small random
+    distortions of the MNIST training digits).
 
 Usage::
 
@@ -39,7 +42,9 @@ __all__ = [
     "random_crop",
     "random_flip_lr",
     "augment",
+    "distort",
     "split",
+    "held_out_split",
     "batches",
     "num_batches",
 ]
@@ -220,6 +225,69 @@ def augment(images, rng, crop_padding=4, flip=True):
     return out
 
 
+def distort(images, rng, rotation=10.0, scale=0.1, shift=2.0):
+    """Small random affine distortions of a batch of images [4], the classic cure for a
+    small MNIST: each image turned by up to ``rotation`` degrees, scaled by up to
+    ``1 +- scale`` and moved by up to ``shift`` pixels, about its centre.
+
+    Per image, in this order: the angle, the zoom, then ``(dy, dx)``, each uniform
+    in its range. Output pixel ``p`` is the input at the inverse map of ``p``,
+    resampled bilinearly; whatever comes from outside the image is 0.
+
+    Args:
+      images: ``[N, H, W]`` or ``[N, H, W, C]`` array (the same map for every channel).
+      rng: ``np.random.Generator`` or a seed.
+      rotation: largest angle in degrees (>= 0).
+      scale: largest relative change of size, in [0, 1).
+      shift: largest move in pixels along each axis (>= 0).
+        All three 0: the images come back unchanged (as a copy).
+
+    Returns:
+      a new array of the same shape and dtype; integer images are rounded and
+      clipped to their dtype's range.
+    """
+    images = _check_batch_of_images(images, "distort")
+    if images.ndim != 3 and images.ndim != 4:
+        raise UsageError(f"[distort] images must be [N, H, W] or [N, H, W, C], got shape {images.shape}")
+    for name, value, top in (("rotation", rotation, None), ("scale", scale, 1.0), ("shift", shift, None)):
+        if not isinstance(value, numbers.Real) or value < 0 or (top is not None and value >= top):
+            allowed = f"in [0, {top:g})" if top is not None else ">= 0"
+            raise UsageError(f"[distort] {name} must be a number {allowed}, got {value!r}")
+    rng = _rng(rng)
+    n, h, w = images.shape[:3]
+    angle = np.deg2rad(rng.uniform(-rotation, rotation, n))[:, None, None]
+    zoom = rng.uniform(1.0 - scale, 1.0 + scale, n)[:, None, None]
+    dy, dx = (rng.uniform(-shift, shift, (2, n))[:, :, None, None])
+    cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    yy, xx = yy[None] - cy - dy, xx[None] - cx - dx          # output pixel, centred
+    cos, sin = np.cos(angle) / zoom, np.sin(angle) / zoom    # the inverse map, source <- output
+    src_y, src_x = cos * yy - sin * xx + cy, sin * yy + cos * xx + cx   # [N, H, W]
+    out = _bilinear(images, src_y, src_x)
+    if np.issubdtype(images.dtype, np.integer):
+        info = np.iinfo(images.dtype)
+        out = np.clip(np.rint(out), info.min, info.max)
+    return out.astype(images.dtype)
+
+
+def _bilinear(images, src_y, src_x):
+    """``images`` ``[N, H, W(, C)]`` read at the fractional positions ``src_y, src_x``
+    ``[N, H, W]``: the four neighbours weighted by closeness, 0 outside the image."""
+    n, h, w = images.shape[:3]
+    y0, x0 = np.floor(src_y).astype(np.int64), np.floor(src_x).astype(np.int64)
+    fy, fx = src_y - y0, src_x - x0
+    if images.ndim == 4:                                     # one weight for all channels
+        fy, fx = fy[..., None], fx[..., None]
+    border = ((0, 0), (1, 1), (1, 1)) + ((0, 0),) * (images.ndim - 3)
+    padded = np.pad(images.astype(np.promote_types(images.dtype, np.float32)), border)
+    batch = np.arange(n)[:, None, None]
+
+    def pixel(y, x):  # zero outside the image: index into the 1-pixel zero border
+        return padded[batch, np.clip(y + 1, 0, h + 1), np.clip(x + 1, 0, w + 1)]
+    return ((1 - fy) * (1 - fx) * pixel(y0, x0) + (1 - fy) * fx * pixel(y0, x0 + 1)
+            + fy * (1 - fx) * pixel(y0 + 1, x0) + fy * fx * pixel(y0 + 1, x0 + 1))
+
+
 # ----------------------------------------------------------------------------- splits and batches
 
 def split(images, labels, val_fraction, seed=0):
@@ -267,6 +335,31 @@ def split(images, labels, val_fraction, seed=0):
     val_idx = np.flatnonzero(is_val)
     train_idx = np.flatnonzero(~is_val)
     return ((images[train_idx], labels[train_idx]), (images[val_idx], labels[val_idx]))
+
+
+def held_out_split(labels, test_size, val_size, seed=0):
+    """A stratified three-way split of one labelled set: :func:`split` twice, each class
+    in proportion (e.g. MNIST's 10,000 test images when there is no training set).
+
+    Args:
+      labels: ``[N]`` integer class labels.
+      test_size: examples for the test part (> 0).
+      val_size: examples for the validation part (>= 0).
+      seed: the test part is drawn with ``seed``, the validation part with ``seed + 1``.
+
+    Returns:
+      ``{'train', 'val', 'test'}``: sorted index arrays into ``labels``, disjoint and
+      together all of them; the training part gets what the other two leave.
+    """
+    labels = np.asarray(labels)
+    n = len(labels)
+    if test_size <= 0 or val_size < 0 or test_size + val_size >= n:
+        raise UsageError(f"[held_out_split] test_size {test_size} and val_size {val_size} must "
+                         f"be > 0 and >= 0 and leave training examples out of {n:,}")
+    idx = np.arange(n)
+    (rest, rest_labels), (test, _) = split(idx, labels, test_size / n, seed=seed)
+    (train, _), (val, _) = split(rest, rest_labels, val_size / len(rest), seed=seed + 1)
+    return {"train": train, "val": val, "test": test}
 
 
 def num_batches(n, batch_size, drop_remainder=False):
