@@ -49,7 +49,7 @@ def numpy_conv2d(image, kernel, stride=1):
 
 # Figures drawn from a training run are skipped (with a notice) when there is no run.
 NO_RUN = "/nonexistent/tfgraph_run"
-RUN_FIGURES = {"cnn_filters_over_time"}
+RUN_FIGURES = {"cnn_filters_over_time", "rnn_loss_curves"}
 
 
 def run_cli(*args):
@@ -57,7 +57,8 @@ def run_cli(*args):
     return subprocess.run(
         [sys.executable, "-m", "tfgraph_lessons.figures", *map(str, args)],
         capture_output=True, text=True, timeout=300,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TFGRAPH_CNN_RUN": NO_RUN},
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TFGRAPH_CNN_RUN": NO_RUN,
+             "TFGRAPH_RNN_RUNS": NO_RUN},
     )
 
 
@@ -256,6 +257,7 @@ def test_cli_only_writes_that_png_with_the_same_bytes(full_run, tmp_path):
 
 def test_rerun_writes_identical_bytes(full_run, tmp_path, monkeypatch):
     monkeypatch.setenv("TFGRAPH_CNN_RUN", NO_RUN)
+    monkeypatch.setenv("TFGRAPH_RNN_RUNS", NO_RUN)
     _, out_a = full_run
     paths = figures.render(None, tmp_path, progress=False)  # this process, another folder
     assert len(paths) == len(list(out_a.iterdir()))

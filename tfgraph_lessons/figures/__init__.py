@@ -65,6 +65,8 @@ __all__ = [
 MODULES = [
     "tfgraph_lessons.figures.conv_basics",
     "tfgraph_lessons.figures.cnn",
+    "tfgraph_lessons.figures.rnn",
+    "tfgraph_lessons.figures.rnn_cells",
 ]
 
 DEFAULT_OUT = Path("runs") / "figures"  # beside the lessons' runs/<lesson>; git-ignored
