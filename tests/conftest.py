@@ -59,3 +59,21 @@ def fast_env(monkeypatch):
     """``TFGRAPH_FAST=1`` for this test and the processes it starts."""
     monkeypatch.setenv("TFGRAPH_FAST", "1")
     return dict(os.environ)
+
+
+def run_lesson(main, argv, capsys):
+    """A lesson's ``main(argv)`` in-process: ``(exit status, stdout, stderr)``."""
+    try:
+        main(argv)
+        status = 0
+    except SystemExit as e:
+        status = e.code
+    out = capsys.readouterr()
+    return status, out.out, out.err
+
+
+def error_line(err):
+    """The one ``error:`` line a failed command printed (exactly one, or the test fails)."""
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, err
+    return lines[0]

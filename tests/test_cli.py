@@ -4,7 +4,8 @@ import importlib
 
 import pytest
 
-LESSONS = ("cnn_cifar", "tf_mechanism", "towers", "distributed")
+LESSONS = ("cnn_cifar", "tf_mechanism", "towers", "distributed", "rnn_mnist", "char_rnn",
+           "rnn_timeseries")
 
 
 def parser_of(lesson, monkeypatch):

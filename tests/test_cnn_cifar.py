@@ -8,24 +8,14 @@ import time
 
 import pytest
 
+from conftest import error_line, run_lesson
 from tfgraph_lessons import cnn_cifar
 
 
 def run_cli(argv, capsys):
-    """Run ``main(argv)`` in-process; return (exit status, stdout, stderr)."""
-    try:
-        cnn_cifar.main(argv)
-        status = 0
-    except SystemExit as e:
-        status = e.code
-    out = capsys.readouterr()
-    return status, out.out, out.err
+    """``main(argv)`` in-process: (exit status, stdout, stderr)."""
+    return run_lesson(cnn_cifar.main, argv, capsys)
 
-
-def error_line(err):
-    lines = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def test_fast_run_writes_metrics(tmp_path, capsys):

@@ -25,13 +25,30 @@ def test_stored_without_outputs(path):
                 f"{path.name}: clear outputs before committing")
 
 
+def notebook_data_dir(request, tmp_path):
+    """One data dir with what the notebooks read: the CIFAR-10 rebuild, the MNIST test
+    set and Tiny Shakespeare, linked from ``../shared/data`` where it has them (an
+    empty folder otherwise: the notebooks then use their offline fallbacks)."""
+    root = tmp_path / "data"
+    root.mkdir()
+    try:
+        cifar = request.getfixturevalue("cifar10_root") / "cifar-10-batches-bin"
+        (root / cifar.name).symlink_to(cifar)
+    except pytest.skip.Exception:
+        pass
+    from conftest import SHARED_DATA
+
+    for name in ("mnist", "tinyshakespeare.txt"):
+        if (SHARED_DATA / name).exists():
+            (root / name).symlink_to(SHARED_DATA / name)
+    return root
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_twice(path, tmp_path, monkeypatch, request):
     monkeypatch.setenv("TFGRAPH_FAST", "1")
-    try:  # real CIFAR-10 where ../shared/data has it; the notebooks fall back to digits
-        monkeypatch.setenv("TFGRAPH_DATA", str(request.getfixturevalue("cifar10_root")))
-    except pytest.skip.Exception:
-        pass
+    # real data where ../shared/data has it; the notebooks fall back to offline data
+    monkeypatch.setenv("TFGRAPH_DATA", str(notebook_data_dir(request, tmp_path)))
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
     nb = nbformat.read(str(path), as_version=4)
     client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",

@@ -51,10 +51,13 @@ def test_checkpoint_paths_are_recorded_relative_to_the_folder(tmp_path):
 ])
 def test_resume_refuses_a_checkpoint_of_another_run(tmp_path, change, needle):
     train(tmp_path, epochs=1)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     identity = {"lesson": "toy", "seed": 0, **change}
     with pytest.raises(UsageError, match=needle):
         train(tmp_path, epochs=2, resume=True, identity=identity)
     assert rundir.read_state(tmp_path / "checkpoints")["step"] == 10  # nothing lost
+    # and nothing added: no event file of a run that never started
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 
 
 def _damage_data(ckpt):
