@@ -5,7 +5,7 @@ import importlib
 import pytest
 
 LESSONS = ("cnn_cifar", "tf_mechanism", "towers", "distributed", "rnn_mnist", "char_rnn",
-           "rnn_timeseries")
+           "rnn_timeseries", "rl_frozenlake")
 
 
 def parser_of(lesson, monkeypatch):
