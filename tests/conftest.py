@@ -55,6 +55,17 @@ def cifar10_root(shared_data, request):
 
 
 @pytest.fixture
+def closing():
+    """Collects figures a test draws and closes them afterwards."""
+    import matplotlib.pyplot as plt
+
+    drawn = []
+    yield drawn.append
+    for fig in drawn:
+        plt.close(fig)
+
+
+@pytest.fixture
 def fast_env(monkeypatch):
     """``TFGRAPH_FAST=1`` for this test and the processes it starts."""
     monkeypatch.setenv("TFGRAPH_FAST", "1")

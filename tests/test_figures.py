@@ -128,17 +128,6 @@ def test_relu_curve_and_min_max():
 # ----------------------------------------------------------------------------- labels from the data
 
 
-@pytest.fixture
-def closing():
-    """Collects figures a test draws and closes them afterwards."""
-    import matplotlib.pyplot as plt
-
-    drawn = []
-    yield drawn.append
-    for fig in drawn:
-        plt.close(fig)
-
-
 def test_min_max_titles_come_from_the_data(closing):
     from sklearn.datasets import load_wine
 

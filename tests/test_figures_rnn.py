@@ -29,17 +29,6 @@ def texts(fig):
     return [t.get_text() for t in fig.findobj(matplotlib.text.Text) if t.get_text()]
 
 
-@pytest.fixture
-def closing():
-    """Collects figures a test draws and closes them afterwards."""
-    import matplotlib.pyplot as plt
-
-    drawn = []
-    yield drawn.append
-    for fig in drawn:
-        plt.close(fig)
-
-
 def write_metrics(folder, history):
     folder.mkdir(parents=True)
     (folder / "metrics.json").write_text(json.dumps({"history": history, "test_loss": 0.1}))

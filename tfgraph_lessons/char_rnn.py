@@ -47,7 +47,7 @@ from tfgraph_lessons.core.graph import new_graph, tf1
 from tfgraph_lessons.core.io import atomic_write_bytes, write_json
 from tfgraph_lessons.core.runner import Trainer
 from tfgraph_lessons.data import text as textdata
-from tfgraph_lessons.rnn import CELLS, clip_by_global_norm, make_cell, unroll
+from tfgraph_lessons.rnn import CELLS, make_cell, minimize_clipped, unroll
 
 LESSON = "char_rnn"
 DEFAULT_EPOCHS = 7
@@ -157,8 +157,7 @@ def build_graph(config, vocab_size, train_steps):
     learning_rate = tf1.train.cosine_decay(config.lr, global_step, max(1, train_steps),
                                            alpha=config.lr_floor)
     opt = tf1.train.AdamOptimizer(learning_rate)
-    grads, norm = clip_by_global_norm(opt.compute_gradients(loss), config.clip_norm)
-    train_op = opt.apply_gradients(grads, global_step=global_step)
+    train_op, norm = minimize_clipped(opt, loss, config.clip_norm, global_step)
     tf1.summary.scalar("learning_rate", learning_rate)
     tf1.summary.scalar("gradient_global_norm", norm)
     return {"images": ids, "labels": targets, "logits": logits, "loss": loss,

@@ -49,7 +49,7 @@ from tfgraph_lessons.core.io import write_json
 from tfgraph_lessons.core.runner import Trainer
 from tfgraph_lessons.data import preprocess
 from tfgraph_lessons.data.preprocess import distort, held_out_split
-from tfgraph_lessons.rnn import CELLS, clip_by_global_norm, make_cell, unroll
+from tfgraph_lessons.rnn import CELLS, make_cell, minimize_clipped, unroll
 
 LESSON = "rnn_mnist"
 DATASET_CHOICES = ("mnist", "digits")
@@ -155,8 +155,7 @@ def build_graph(config, sequence_shape, num_classes, train_steps):
                                            alpha=config.lr_floor)
     opt = tf1.train.AdamOptimizer(learning_rate)
     # the gradients through all 28 steps, scaled down together when their norm is too big
-    grads, norm = clip_by_global_norm(opt.compute_gradients(loss), config.clip_norm)
-    train_op = opt.apply_gradients(grads, global_step=global_step)
+    train_op, norm = minimize_clipped(opt, loss, config.clip_norm, global_step)
     summary = tf1.summary.merge([
         tf1.summary.scalar("loss", loss), tf1.summary.scalar("accuracy", accuracy),
         tf1.summary.scalar("gradient_global_norm", norm),

@@ -61,7 +61,7 @@ from tfgraph_lessons.core.io import write_json
 from tfgraph_lessons.core.runner import Trainer
 from tfgraph_lessons.data.series import (  # noqa: F401  (re-exported: ts.sines, ts.SERIES, ...)
     GOOG_DAYS, SERIES, goog_close, mackey_glass, make_series as series_of, sines)
-from tfgraph_lessons.rnn import CELLS, clip_by_global_norm, make_cell, unroll
+from tfgraph_lessons.rnn import CELLS, make_cell, minimize_clipped, unroll
 
 LESSON = "rnn_timeseries"
 UNROLL_MODES = ("while", "static")
@@ -188,8 +188,7 @@ def build_graph(config, training=True):
         return model
     global_step = tf1.train.get_or_create_global_step()
     opt = tf1.train.AdamOptimizer(config.lr)
-    clipped, norm = clip_by_global_norm(opt.compute_gradients(loss), config.clip_norm)
-    train_op = opt.apply_gradients(clipped, global_step=global_step)
+    train_op, norm = minimize_clipped(opt, loss, config.clip_norm, global_step)
     tf1.summary.scalar("gradient_global_norm", norm)
     return {**model, "gradient_norm": norm, "train_op": train_op, "global_step": global_step}
 

@@ -10,8 +10,8 @@ the bidirectional wrapper, gradient clipping). The lessons built on them are
 from tfgraph_lessons.rnn.cells import (CELLS, BasicRNNCell, GRUCell, LSTMCell, MultiRNNCell,
                                        RNNCell, make_cell)
 from tfgraph_lessons.rnn.unroll import (bidirectional, clip_by_global_norm, last_relevant,
-                                        sequence_mask, unroll)
+                                        minimize_clipped, sequence_mask, unroll)
 
 __all__ = ["RNNCell", "BasicRNNCell", "LSTMCell", "GRUCell", "MultiRNNCell", "CELLS",
-           "make_cell", "unroll", "bidirectional", "clip_by_global_norm", "sequence_mask",
+           "make_cell", "unroll", "bidirectional", "clip_by_global_norm", "minimize_clipped", "sequence_mask",
            "last_relevant"]

@@ -27,7 +27,8 @@ import tensorflow as tf
 
 from tfgraph_lessons.core.graph import tf1
 
-__all__ = ["unroll", "bidirectional", "clip_by_global_norm", "sequence_mask", "last_relevant"]
+__all__ = ["unroll", "bidirectional", "clip_by_global_norm", "minimize_clipped", "sequence_mask",
+           "last_relevant"]
 
 MODES = ("while", "static")
 
@@ -212,3 +213,15 @@ def clip_by_global_norm(grads_and_vars, max_norm):
     grads, variables = zip(*pairs)
     clipped, norm = tf.clip_by_global_norm(list(grads), max_norm)
     return list(zip(clipped, variables)), norm
+
+
+def minimize_clipped(optimizer, loss, max_norm, global_step=None):
+    """``optimizer.minimize(loss)`` with the gradients clipped by their global norm first:
+    ``compute_gradients -> clip_by_global_norm -> apply_gradients``, the three steps
+    every recurrent lesson trains with.
+
+    Returns:
+      ``(train_op, global_norm)`` (the norm before clipping, worth logging).
+    """
+    clipped, norm = clip_by_global_norm(optimizer.compute_gradients(loss), max_norm)
+    return optimizer.apply_gradients(clipped, global_step=global_step), norm
