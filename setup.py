@@ -15,8 +15,9 @@ INSTALL_REQUIRES = [
     "scikit-learn>=1.4,<2",
     "scipy>=1.11,<2",  # SVHN ships MATLAB .mat files: scipy.io.loadmat reads them
     # the RL chapter's environments (FrozenLake, CartPole...): toy-text and classic-control
-    # need no download; Box2D ones (LunarLander) need the optional gymnasium[box2d]
-    "gymnasium>=1.0,<2",
+    # need no download; classic-control brings pygame, which draws the --render GIFs;
+    # Box2D ones (LunarLander) need the optional gymnasium[box2d]
+    "gymnasium[classic-control]>=1.0,<2",
 ]
 
 EXTRAS_REQUIRE = {

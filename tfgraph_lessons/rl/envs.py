@@ -7,6 +7,7 @@ a :class:`~tfgraph_lessons.core.errors.UsageError` that says why, instead of a
 shape error deep inside a graph.
 """
 import difflib
+import os
 
 from tfgraph_lessons.core.errors import DataError, UsageError
 
@@ -75,6 +76,10 @@ def make_env(name, seed=None, render_mode=None, **kwargs):
     gym = _gym()
     if name not in gym.registry:
         raise UsageError(_unknown_id_message(name, gym.registry))
+    if render_mode == "rgb_array":
+        # pictures drawn off screen need no display: without this, SDL (under pygame)
+        # prints "error: XDG_RUNTIME_DIR is invalid" on machines without one
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     try:
         if render_mode is not None:  # an environment without rendering takes no render_mode
             kwargs["render_mode"] = render_mode

@@ -215,13 +215,15 @@ def clip_by_global_norm(grads_and_vars, max_norm):
     return list(zip(clipped, variables)), norm
 
 
-def minimize_clipped(optimizer, loss, max_norm, global_step=None):
+def minimize_clipped(optimizer, loss, max_norm, global_step=None, var_list=None):
     """``optimizer.minimize(loss)`` with the gradients clipped by their global norm first:
     ``compute_gradients -> clip_by_global_norm -> apply_gradients``, the three steps
-    every recurrent lesson trains with.
+    every recurrent lesson trains with (and the RL agents, each network over its own
+    ``var_list``).
 
     Returns:
       ``(train_op, global_norm)`` (the norm before clipping, worth logging).
     """
-    clipped, norm = clip_by_global_norm(optimizer.compute_gradients(loss), max_norm)
+    clipped, norm = clip_by_global_norm(optimizer.compute_gradients(loss, var_list=var_list),
+                                        max_norm)
     return optimizer.apply_gradients(clipped, global_step=global_step), norm
