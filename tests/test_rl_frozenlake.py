@@ -11,6 +11,7 @@ from tfgraph_lessons import rl_frozenlake as fl
 from tfgraph_lessons.core.errors import DataError, UsageError
 from tfgraph_lessons.core.graph import new_graph, tf1
 from tfgraph_lessons.rl import make_env
+from tfgraph_lessons.rl.report import solved_at
 
 gym = pytest.importorskip("gymnasium")
 
@@ -146,11 +147,27 @@ def test_resume_continues_exactly(tmp_path, capsys):
 
 def test_solved_at_counts_env_steps_to_the_first_window():
     returns = [0.0] * 50 + [1.0] * 150
-    steps = [2] * 200
+    end_steps = np.cumsum([2] * 200)
     # the mean of the last 100 first reaches 0.7 after episode 50 + 70 = 120
-    assert fl.solved_at(returns, steps, 0.7) == 120 * 2
-    assert fl.solved_at(returns, steps, None) is None
-    assert fl.solved_at([1.0] * 99, [1] * 99, 0.7) is None
+    assert solved_at(returns, end_steps, 0.7) == 120 * 2
+    assert solved_at(returns, end_steps, None) is None
+    assert solved_at([1.0] * 99, np.arange(1, 100), 0.7) is None
+
+
+def test_seeds_and_render_write_one_run_each_the_spread_and_a_gif(tmp_path, capsys):
+    from PIL import Image
+
+    out = tmp_path / "seeds"
+    status, _, err = run_cli(["--no-slippery", "--episodes", "150", "--eval-episodes", "20",
+                              "--seeds", "0", "1", "--render", "--out", str(out)], capsys)
+    assert status == 0, err
+    summary = json.loads((out / "metrics.json").read_text())
+    rates = [json.loads((out / f"seed_{s}" / "metrics.json").read_text())["success_rate"]
+             for s in (0, 1)]
+    assert summary["over_seeds"]["success_rate"]["mean"] == pytest.approx(np.mean(rates))
+    assert (out / "figures" / "seeds.png").stat().st_size > 0
+    with Image.open(out / "seed_1" / "figures" / "agent.gif") as gif:
+        assert gif.n_frames > 1
 
 
 @pytest.mark.parametrize("argv, needle", [

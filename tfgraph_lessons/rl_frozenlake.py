@@ -31,6 +31,9 @@ Writes ``runs/rl_frozenlake/<map>_<slippery|not_slippery>`` (``_fast`` in fast
 mode): ``metrics.json`` (``returns``, ``final_mean_return``, ``eval_mean_return``,
 ``success_rate``, ``solved_at_step``, ``env_steps``, ``wall_seconds``),
 ``figures/learning_curve.png``, ``figures/policy_values.png`` and ``checkpoints/``.
+``--seeds 0 1 2`` trains one run per seed in ``OUT/seed_N`` and writes their mean
+and spread (``figures/seeds.png``, ``metrics.json``'s ``over_seeds``);
+``--render`` writes ``figures/agent.gif``, one greedy episode.
 """
 import argparse
 import dataclasses
@@ -44,16 +47,17 @@ from tqdm import tqdm
 
 from tfgraph_lessons.core import cli, plots, rundir
 from tfgraph_lessons.core.device import resolve_device, session_config
-from tfgraph_lessons.core.errors import UsageError
+from tfgraph_lessons.core.errors import DataError, UsageError
 from tfgraph_lessons.core.graph import new_graph, tf1
 from tfgraph_lessons.core.io import write_json
+from tfgraph_lessons.rl import report as rl_report
 from tfgraph_lessons.rl.envs import describe, make_env
 
 LESSON = "rl_frozenlake"
 ENV_ID = "FrozenLake-v1"
 DEFAULT_EPISODES = 5000
 FAST_EPISODES = 200
-WINDOW = 100                  # episodes in the running mean (gymnasium's "solved" window)
+WINDOW = rl_report.WINDOW     # episodes in the running mean (gymnasium's "solved" window)
 ARROWS = {0: (-1, 0), 1: (0, -1), 2: (1, 0), 3: (0, 1)}   # left, down, right, up (dx, dy up)
 
 
@@ -71,6 +75,8 @@ class FrozenLakeConfig(cli.LessonConfig):
     epsilon_decay: float = 0.999  # per episode: epsilon is 0.05 after ~3,000 episodes
     eval_episodes: int = 1000     # greedy episodes after training (success_rate)
     checkpoint_every: int = 1000  # episodes between checkpoints (and history entries)
+    seeds: list = None            # --seeds: one run per seed, and their spread
+    render: bool = False          # --render: figures/agent.gif of one greedy episode
     progress: bool = True
 
 
@@ -150,15 +156,6 @@ def evaluate(q_table, env, episodes):
             total += reward
             finished = terminated or truncated
     return total / episodes
-
-
-def solved_at(returns, steps, threshold):
-    """Env steps when the mean of the last ``WINDOW`` returns first reached ``threshold``."""
-    if threshold is None or len(returns) < WINDOW:
-        return None
-    means = np.convolve(returns, np.ones(WINDOW) / WINDOW, mode="valid")
-    hit = np.flatnonzero(means >= threshold)
-    return int(np.cumsum(steps)[WINDOW - 1 + hit[0]]) if hit.size else None
 
 
 # --------------------------------------------------------------------------- training
@@ -285,10 +282,27 @@ def train(config, out):
     # evaluation episodes come from their own seed: never the training episodes again
     eval_env = make_env(ENV_ID, seed=config.seed + 1_000_003, **env_kwargs(config))
     success = evaluate(q_table, eval_env, config.eval_episodes)
-    return report(config, out, run, q_table, success, info, device, env, wall_start)
+    gif = render(config, q_table, out / "figures" / "agent.gif") if config.render else None
+    return report(config, out, run, q_table, success, info, device, env, wall_start, gif)
 
 
-def report(config, out, run, q_table, success, info, device, env, wall_start):
+def render(config, q_table, path):
+    """One greedy episode (every step) as a GIF, from gymnasium's ``rgb_array`` pictures."""
+    try:
+        env = make_env(ENV_ID, seed=config.seed + 9_000_027, render_mode="rgb_array",
+                       **env_kwargs(config))
+        frames, total = rl_report.record_episode(lambda s: int(np.argmax(q_table[s])), env,
+                                                 max_frames=120)
+        env.close()
+    except ImportError as e:   # gymnasium's DependencyNotInstalled is an ImportError
+        raise DataError(f"--render needs pygame to draw the lake: pip install pygame "
+                        f"({' '.join(str(e).split())[:80]})") from None
+    rl_report.write_gif(frames, path, fps=4)
+    print(f"wrote {path} (one greedy episode, {'reached the goal' if total else 'fell in'})")
+    return {"path": str(path), "return": total, "frames": len(frames)}
+
+
+def report(config, out, run, q_table, success, info, device, env, wall_start, gif=None):
     """Write ``metrics.json`` and the figures; print the summary line."""
     returns = np.asarray(run.returns, np.float64)
     metrics = {
@@ -300,11 +314,13 @@ def report(config, out, run, q_table, success, info, device, env, wall_start):
         "eval_mean_return": success, "success_rate": success,
         "eval_episodes": config.eval_episodes,
         "reward_threshold": info["reward_threshold"],
-        "solved_at_step": solved_at(returns, run.steps, info["reward_threshold"]),
+        "solved_at_step": rl_report.solved_at(returns, np.cumsum(run.steps),
+                                              info["reward_threshold"]),
         "env_steps": int(sum(run.steps)), "episodes": len(returns),
         "train_seconds": round(run.train_seconds, 2),
         "wall_seconds": round(time.time() - wall_start, 2), "device": device,
-        "q_table": q_table, "history": run.history, "config": dataclasses.asdict(config),
+        "q_table": q_table, "history": run.history, "render": gif,
+        "config": dataclasses.asdict(config),
     }
     write_json(out / "metrics.json", metrics)
     desc = env.unwrapped.desc.astype(str)
@@ -390,6 +406,8 @@ def check_settings(config):
                              f"got {getattr(config, name)}")
     if not 0 < config.epsilon_decay <= 1:
         raise UsageError(f"--epsilon-decay must be in (0, 1], got {config.epsilon_decay}")
+    if config.seeds is not None and len(set(config.seeds)) != len(config.seeds):
+        raise UsageError(f"--seeds has a seed twice: {config.seeds}")
     for name in ("episodes", "eval_episodes", "checkpoint_every"):
         value = getattr(config, name)
         if value is not None and (not isinstance(value, int) or value <= 0):
@@ -413,16 +431,42 @@ def default_out(config):
                            "slippery" if config.slippery else "not_slippery", fast=config.fast)
 
 
+def run_one(config):
+    """One seed: prepare its folder, train, evaluate; returns the metrics dict."""
+    out = Path(config.out or default_out(config))
+    rundir.prepare_run_dir(out, resume=config.resume, overwrite=config.overwrite)
+    return train(config, out)
+
+
+def seed_curves(metrics):
+    """A run's running mean of success against episodes (for ``--seeds``)."""
+    mean = rl_report.running_mean(metrics["returns"])
+    episodes = np.arange(len(metrics["returns"]) - len(mean) + 1, len(metrics["returns"]) + 1)
+    return {"success rate of the last 100 episodes": (episodes, mean)}
+
+
 def run(config):
-    """Train and evaluate; returns the metrics dict."""
+    """Train and evaluate (one run per seed with ``seeds``); returns the metrics dict."""
     config = resolve_config(config)
     out = Path(config.out or default_out(config))
     resolve_device(config.device, notice=lambda msg: None, soft_placement=config.soft_placement)
-    rundir.prepare_run_dir(out, resume=config.resume, overwrite=config.overwrite)
     if config.fast:
         cli.announce_fast(config, f"{config.episodes} episodes, {config.eval_episodes} "
                                   f"evaluation episodes; writes to {out}")
-    return train(config, out)
+    if not config.seeds:
+        return run_one(dataclasses.replace(config, out=str(out)))
+    rundir.prepare_run_dir(out, resume=config.resume, overwrite=config.overwrite,
+                           extra_outputs=[f"seed_{s}" for s in config.seeds])
+    lake = "slippery" if config.slippery else "not slippery"
+    summary = rl_report.run_seeds(
+        run_one, config, config.seeds, out,
+        ["success_rate", "final_mean_return", "solved_at_step", "env_steps", "train_seconds"],
+        seed_curves, "episode", f"Q-learning on FrozenLake {config.map} ({lake}): {len(config.seeds)} seeds")
+    spread = summary["over_seeds"]["success_rate"]
+    print(f"FrozenLake {config.map} ({lake}), seeds {config.seeds}: greedy success rate "
+          f"{spread['mean']:.3f} (min {spread['min']:.3f}, max {spread['max']:.3f}); "
+          f"wrote {out / 'metrics.json'}")
+    return summary
 
 
 def _check_args(args):
@@ -464,13 +508,18 @@ def parse_config(argv=None):
                         help="greedy episodes after training (100 with --fast)")
     parser.add_argument("--checkpoint-every", type=cli.positive_int,
                         default=c.checkpoint_every, help="episodes between checkpoints")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="one run per seed in OUT/seed_N, and their mean and spread")
+    parser.add_argument("--render", action="store_true",
+                        help="write figures/agent.gif: one greedy episode")
     parser.add_check(_check_args)
     args = parser.parse_args(argv)
     return FrozenLakeConfig(
         slippery=args.slippery, map=args.map, episodes=args.episodes, alpha=args.alpha,
         gamma=args.gamma, epsilon_start=args.epsilon_start, epsilon_end=args.epsilon_end,
         epsilon_decay=args.epsilon_decay, eval_episodes=args.eval_episodes,
-        checkpoint_every=args.checkpoint_every, **cli.shared_settings(args))
+        checkpoint_every=args.checkpoint_every, seeds=args.seeds, render=args.render,
+        **cli.shared_settings(args))
 
 
 def main(argv=None):
