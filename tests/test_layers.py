@@ -65,6 +65,53 @@ def test_conv2d_matches_numpy(padding, stride):
     np.testing.assert_allclose(out, expect, rtol=1e-4, atol=1e-4)
 
 
+def np_conv2d_transpose(x, k, stride, padding):
+    """The transposed convolution by its definition: every input value adds its kernel
+    patch (scaled) into the output, at ``stride`` steps; x [b,h,w,c], k [kh,kw,o,c]."""
+    b, h, w, c = x.shape
+    kh, kw, o, _ = k.shape
+    full_h, full_w = (h - 1) * stride + kh, (w - 1) * stride + kw
+    out = np.zeros((b, full_h, full_w, o))
+    for i in range(h):
+        for j in range(w):
+            # [b, c] x [kh, kw, o, c] -> [b, kh, kw, o]
+            out[:, i * stride:i * stride + kh, j * stride:j * stride + kw, :] += np.einsum(
+                "bc,xyoc->bxyo", x[:, i, j, :], k)
+    if padding == "VALID":
+        return out
+    oh, ow = h * stride, w * stride          # SAME: crop what conv2d's SAME padding added
+    top = max((h - 1) * stride + kh - oh, 0) // 2
+    left = max((w - 1) * stride + kw - ow, 0) // 2
+    return out[:, top:top + oh, left:left + ow, :]
+
+
+@pytest.mark.parametrize("padding,stride,ksize", [("SAME", 2, 4), ("SAME", 2, 5),
+                                                  ("VALID", 2, 3), ("SAME", 1, 3)])
+def test_conv2d_transpose_matches_numpy_and_inverts_conv_shapes(padding, stride, ksize):
+    x = RNG.normal(size=(2, 4, 3, 3)).astype(np.float32)
+    k = RNG.normal(size=(ksize, ksize, 5, 3)).astype(np.float32)
+    b = RNG.normal(size=5).astype(np.float32)
+    with new_graph():
+        xp = L.inputs([4, 3, 3])
+        y = L.conv2d_transpose(xp, 5, ksize, stride=stride, padding=padding,
+                               activation=None, scope="deconv1")
+        static = y.shape.as_list()
+        out = run(y, {xp: x}, {var("deconv1/weights"): k, var("deconv1/biases"): b})
+        if padding == "SAME":   # conv2d with the same stride maps the output back to 4x3
+            back = L.conv2d(y, 3, ksize, stride=stride, padding=padding, scope="conv_back")
+            assert back.shape.as_list()[1:3] == [4, 3]
+    expect = np_conv2d_transpose(x, k, stride, padding) + b
+    assert static == [None, *expect.shape[1:]]
+    np.testing.assert_allclose(out, expect, rtol=1e-4, atol=1e-4)
+
+
+def test_leaky_relu_keeps_a_fraction_of_negatives():
+    x = np.array([-2.0, -0.5, 0.0, 0.5, 3.0], np.float32)
+    with new_graph():
+        out = run(L.leaky_relu(tf1.constant(x), alpha=0.2))
+    np.testing.assert_allclose(out, np.where(x > 0, x, 0.2 * x), rtol=1e-6)
+
+
 def test_initialisers_are_the_slides():
     with new_graph(seed=1):
         w = L.weight("w", [200, 50])

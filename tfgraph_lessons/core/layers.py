@@ -160,6 +160,66 @@ def conv2d(x, out_channels, ksize, stride=1, padding="SAME", activation=tf.nn.re
         return tf.identity(y, name="output")
 
 
+def conv2d_transpose(x, out_channels, ksize, stride=2, padding="SAME", activation=tf.nn.relu,
+                     stddev=0.1, bias_value=0.1, use_bias=True, scope="deconv"):
+    """Transposed convolution ("deconvolution"): the gradient of :func:`conv2d` with
+    respect to its input, used as a layer that *enlarges* the feature map.
+
+    With ``SAME`` padding the output is ``stride`` times the input
+    (``[b, 7, 7, c] -> [b, 14, 14, out]`` for stride 2), exactly the shape a
+    ``conv2d`` with that stride would map back to the input's. Each input value
+    scatters a ``ksize`` patch of the kernel into the output (DCGAN's generator,
+    Radford et al. 2015; ENet's decoder). The kernel is stored as
+    ``[kh, kw, out_channels, in_channels]``, ``tf.nn.conv2d_transpose``'s layout.
+
+    Args:
+      x: ``[batch, height, width, in_channels]`` with known height and width.
+      out_channels: channels of the output.
+      ksize: filter size, an int or ``(kh, kw)``.
+      stride: an int or ``(sh, sw)``.
+      padding: ``'SAME'`` (output ``n * s``) or ``'VALID'`` (``(n - 1) * s + k``).
+      activation: applied last; None for a linear output.
+      scope: the layer's variable scope.
+    Returns:
+      ``[batch, out_height, out_width, out_channels]``.
+    """
+    kh, kw = (ksize, ksize) if isinstance(ksize, int) else tuple(ksize)
+    sh, sw = (stride, stride) if isinstance(stride, int) else tuple(stride)
+    padding = padding.upper()
+    with tf1.variable_scope(scope) as sc:
+        layer = sc.name
+        _check_rank(x, 4, layer, "[batch, height, width, channels]")
+        if padding not in _PADDINGS:
+            raise ValueError(f"[{layer}] padding must be 'SAME' or 'VALID', got {padding!r}")
+        in_channels = _known_channels(x, layer)
+        h, w = x.shape[1], x.shape[2]
+        if h is None or w is None:
+            raise ValueError(f"[{layer}] needs a known height and width to size its output, "
+                             f"got shape {x.shape}")
+        if padding == "SAME":
+            out_h, out_w = h * sh, w * sw
+        else:
+            out_h, out_w = (h - 1) * sh + kh, (w - 1) * sw + kw
+        shape = [kh, kw, out_channels, in_channels]
+        kernel = _get_or_check("weights", shape, layer,
+                               lambda: weight("weights", shape, stddev=stddev))
+        output_shape = tf.stack([tf.shape(x)[0], out_h, out_w, out_channels])
+        y = tf.nn.conv2d_transpose(x, kernel, output_shape, [1, sh, sw, 1], padding=padding)
+        y = tf.reshape(y, [-1, out_h, out_w, out_channels])   # static shape for the next layer
+        if use_bias:
+            y = tf.nn.bias_add(y, bias("biases", [out_channels], bias_value))
+        if activation is not None:
+            y = activation(y)
+        return tf.identity(y, name="output")
+
+
+def leaky_relu(x, alpha=0.2, name="leaky_relu"):
+    """``max(x, alpha * x)``: a ReLU that lets a small gradient through for ``x < 0``
+    (DCGAN's discriminator uses ``alpha = 0.2``), so no unit dies for good."""
+    with tf.name_scope(name):
+        return tf.maximum(x, alpha * x)
+
+
 def _pool(op, x, ksize, stride, padding, name):
     k = [ksize, ksize] if isinstance(ksize, int) else list(ksize)
     s = [stride, stride] if isinstance(stride, int) else list(stride)
