@@ -9,7 +9,7 @@ import pytest
 from conftest import error_line, run_lesson
 from tfgraph_lessons import gan_mnist as G
 from tfgraph_lessons.core.errors import UsageError
-from tfgraph_lessons.core.graph import new_graph, tf, tf1
+from tfgraph_lessons.core.graph import new_graph, tf1
 from tfgraph_lessons.gan import models
 
 
@@ -45,15 +45,18 @@ def test_networks_map_noise_to_images_and_images_to_one_logit(model, shape):
     assert len({v.op.name for v in m["d_vars"]}) == len(m["d_vars"])
 
 
-def test_losses_are_the_papers_cross_entropies():
+@pytest.mark.parametrize("smooth", [0.0, 0.1])
+def test_losses_are_the_papers_cross_entropies(smooth):
     real = np.array([2.0, -1.0, 0.5], np.float32)
     fake = np.array([-3.0, 0.2, 1.0], np.float32)
     with new_graph() as g:
-        d_loss, g_loss = models.gan_losses(tf1.constant(real), tf1.constant(fake))
+        d_loss, g_loss = models.gan_losses(tf1.constant(real), tf1.constant(fake), smooth)
         with tf1.Session(graph=g) as sess:
             d, gl = sess.run([d_loss, g_loss])
     sig = lambda x: 1 / (1 + np.exp(-x))   # noqa: E731
-    np.testing.assert_allclose(d, -np.mean(np.log(sig(real))) - np.mean(np.log(1 - sig(fake))),
+    target = 1.0 - smooth   # one-sided: only the real images' target is smoothed
+    real_ce = -(target * np.log(sig(real)) + (1 - target) * np.log(1 - sig(real)))
+    np.testing.assert_allclose(d, np.mean(real_ce) - np.mean(np.log(1 - sig(fake))),
                                rtol=1e-5)
     np.testing.assert_allclose(gl, -np.mean(np.log(sig(fake))), rtol=1e-5)   # non-saturating
 
@@ -74,6 +77,26 @@ def test_each_optimizer_moves_only_its_own_network(step, moves, stays):
     assert any(not np.allclose(a, b) for a, b in zip(before[moves], after[moves]))
     for a, b in zip(before[stays], after[stays]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_averaged_generator_reads_moving_averages_of_gs_weights():
+    config = G.GanConfig(model="dcgan", latent_size=8, width=4, ema_decay=0.9)
+    rng = np.random.default_rng(0)
+    with new_graph(seed=0) as g:
+        m = G.build_graph(config, (28, 28, 1))
+        weights = [v for v in m["g_vars"] if v.op.name == "generator/project/weights"][0]
+        shadow = [v for v in tf1.global_variables()
+                  if v.op.name.startswith("generator/project/weights/g_ema")][0]
+        z = rng.normal(size=(4, 8))
+        with tf1.Session(graph=g) as sess:
+            sess.run(tf1.global_variables_initializer())
+            start = sess.run(weights)
+            np.testing.assert_array_equal(*sess.run([m["fake"], m["sample"]], {m["z"]: z}))
+            sess.run(m["g_train"], {m["z"]: z, m["is_training"]: True})
+            moved, average = sess.run([weights, shadow])
+            fake, sample = sess.run([m["fake"], m["sample"]], {m["z"]: z})
+    np.testing.assert_allclose(average, 0.9 * start + 0.1 * moved, rtol=1e-5, atol=1e-7)
+    assert not np.allclose(fake, sample)    # G itself moved on; its average lags behind
 
 
 @pytest.mark.parametrize("model, shape, latent, needle", [
@@ -177,7 +200,9 @@ def test_no_mnist_at_all_is_one_line_and_writes_nothing(tmp_path, capsys):
     status, _, err = run_cli(["--data-dir", str(tmp_path / "empty"), "--out",
                               str(tmp_path / "out"), "--fast"], capsys)
     assert status == 2
-    assert "t10k-images-idx3-ubyte.gz" in error_line(err)
+    line = error_line(err)
+    assert "t10k-images-idx3-ubyte.gz" in line
+    assert "--dataset digits" not in line     # the data layer's hint is not for this lesson
     assert not (tmp_path / "out").exists()
 
 
@@ -187,6 +212,8 @@ def test_no_mnist_at_all_is_one_line_and_writes_nothing(tmp_path, capsys):
     (["--beta1", "1.0"], "--beta1"),
     (["--lr", "-1"], "--lr"),
     (["--sample", "0"], "--sample"),
+    (["--ema-decay", "1"], "--ema-decay"),
+    (["--label-smoothing", "-0.1"], "--label-smoothing"),
 ])
 def test_bad_arguments_are_one_line_and_exit_2(argv, needle, tmp_path, capsys):
     status, _, err = run_cli(["--out", str(tmp_path / "bad"), *argv], capsys)

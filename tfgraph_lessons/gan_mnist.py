@@ -15,7 +15,8 @@ Every ``--sample-every`` steps G draws the same 64 noise vectors: the grids show
 the samples improving, and ``figures/progress.gif`` animates them. At the end the
 lesson measures sample quality with a digit classifier trained on real training
 images only (:mod:`tfgraph_lessons.gan.quality`, cached between runs): the
-classifier's mean confidence on 2,000 samples, the entropy of its predicted-class
+classifier's mean confidence on the samples (as many as the real images they are
+compared with: 1,000 offline, 2,000 with the full set), the entropy of its predicted-class
 histogram (2.30 nats when all ten digits are equally there) and the Frechet
 distance between its penultimate-layer features of samples and of real held-out
 images. Real held-out images scored the same way give ``reference``; the
@@ -63,7 +64,7 @@ from tfgraph_lessons.rl.report import write_gif
 
 LESSON = "gan_mnist"
 DATASETS = ("mnist", "cifar10")
-DEFAULT_STEPS = {"gan": 10_000, "dcgan": 3_000}
+DEFAULT_STEPS = {"gan": 10_000, "dcgan": 8_000}
 FAST_STEPS = 60
 SPLIT = {"test_size": 2000, "val_size": 1000, "seed": 0}   # test-split, fixed for all runs
 
@@ -80,10 +81,13 @@ class GanConfig(cli.LessonConfig):
     latent_size: int = 100
     lr: float = 2e-4             # Radford et al.: Adam 2e-4, beta1 0.5
     beta1: float = 0.5
-    width: int = 64              # DCGAN's channels at full size
+    width: int = 32              # DCGAN's channels at full size (narrow: 15 minutes on 2 cores)
+    ema_decay: float = 0.0       # > 0: also keep, show and score G's averaged weights
+    label_smoothing: float = 0.0  # D's target for real images: 1 - this
+    lr_decay: str = "none"       # none, or linear (to 0 over the second half)
     sample_every: int = 250      # steps between progress grids
     checkpoint_every: int = 500
-    quality_samples: int = 2000  # generated images scored (as many as the reference)
+    quality_samples: int = 2000  # generated images scored (at most the held-out half)
     classifier_dir: str = None   # the cached digit classifier (None: runs/gan_mnist/classifier_*)
     classifier_epochs: int = 3
     sample: int = None           # --sample N: write N samples from the checkpoint, no training
@@ -106,7 +110,10 @@ def load_data(config):
     if config.dataset == "cifar10":
         train = datasets.load_split("cifar10", "train", config.data_dir)
         return GanData("cifar10", train)
-    test = datasets.load_split("mnist", "test", config.data_dir)
+    try:
+        test = datasets.load_split("mnist", "test", config.data_dir)
+    except datasets.OfflineError as e:   # its hint of --dataset digits is not for this lesson
+        raise datasets.OfflineError(str(e).split("; or use --dataset digits")[0]) from None
     try:
         full = datasets.load_split("mnist", "train", config.data_dir)
     except datasets.OfflineError as e:
@@ -132,7 +139,9 @@ def build_graph(config, image_shape):
 
     Returns:
       dict: ``z`` (noise placeholder), ``real`` (image placeholder, ``[-1, 1]``),
-      ``is_training``, ``fake`` (G(z)), ``d_train``, ``g_train``, ``d_loss``,
+      ``is_training``, ``fake`` (G(z)), ``sample`` (the images shown and scored:
+      the averaged generator's, or ``fake`` without averaging), ``d_train``,
+      ``g_train``, ``d_loss``,
       ``g_loss``, ``d_real_accuracy`` / ``d_fake_accuracy`` (the fraction of
       real images D calls real, and of fakes it calls fake), ``g_vars``,
       ``d_vars``, ``global_step``.
@@ -143,22 +152,65 @@ def build_graph(config, image_shape):
     fake = models.generator(z, config.model, image_shape, is_training, config.width)
     real_logits = models.discriminator(real, config.model, is_training, config.width)
     fake_logits = models.discriminator(fake, config.model, is_training, config.width)
-    d_loss, g_loss = models.gan_losses(real_logits, fake_logits)
+    d_loss, g_loss = models.gan_losses(real_logits, fake_logits, config.label_smoothing)
     g_vars = tf1.get_collection(tf1.GraphKeys.TRAINABLE_VARIABLES, "generator/")
     d_vars = tf1.get_collection(tf1.GraphKeys.TRAINABLE_VARIABLES, "discriminator/")
     global_step = tf1.train.get_or_create_global_step()
+    lr = learning_rate(config, global_step)
     # each network learns only its own variables: D's step must not move G, nor G's D
-    d_train = tf1.train.AdamOptimizer(config.lr, beta1=config.beta1, name="d_adam").minimize(
+    d_train = tf1.train.AdamOptimizer(lr, beta1=config.beta1, name="d_adam").minimize(
         d_loss, var_list=d_vars)
-    g_train = tf1.train.AdamOptimizer(config.lr, beta1=config.beta1, name="g_adam").minimize(
+    g_train = tf1.train.AdamOptimizer(lr, beta1=config.beta1, name="g_adam").minimize(
         g_loss, var_list=g_vars, global_step=global_step)
+    sample = fake
+    if config.ema_decay:
+        g_train, sample = averaged_generator(config, z, image_shape, g_vars, g_train)
     with tf.name_scope("d_accuracy"):
         d_real_accuracy = tf.reduce_mean(tf.cast(real_logits > 0, tf.float32))
         d_fake_accuracy = tf.reduce_mean(tf.cast(fake_logits < 0, tf.float32))
-    return {"z": z, "real": real, "is_training": is_training, "fake": fake,
+    return {"z": z, "real": real, "is_training": is_training, "fake": fake, "sample": sample,
             "d_train": d_train, "g_train": g_train, "d_loss": d_loss, "g_loss": g_loss,
             "d_real_accuracy": d_real_accuracy, "d_fake_accuracy": d_fake_accuracy,
             "g_vars": g_vars, "d_vars": d_vars, "global_step": global_step}
+
+
+def learning_rate(config, global_step):
+    """``--lr``, or with ``--lr-decay linear`` constant for the first half of the steps and
+    then straight down to 0 at the last one (the game settles instead of circling)."""
+    if config.lr_decay == "none":
+        return config.lr
+    with tf.name_scope("learning_rate"):
+        left = 1.0 - tf.cast(global_step, tf.float32) / float(config.steps)
+        return config.lr * tf.clip_by_value(2.0 * left, 0.0, 1.0)
+
+
+def averaged_generator(config, z, image_shape, g_vars, g_train):
+    """A second copy of G that reads the moving averages of G's weights.
+
+    ``ExponentialMovingAverage`` keeps a shadow of each weight, ``w_avg <- decay
+    * w_avg + (1 - decay) * w``, updated after every G step; a ``custom_getter``
+    on the variable scope hands the shadows to the same :func:`models.generator`
+    code instead of the weights. The averaged generator forgets the last few
+    hundred steps' back-and-forth of the two-player game and draws cleaner
+    samples (Yazici et al. 2019, arXiv:1806.04498); the lesson reports both.
+
+    Returns:
+      ``(train, sample)``: G's step followed by the averages' update, and the
+      averaged generator's images (inference mode).
+    """
+    ema = tf1.train.ExponentialMovingAverage(config.ema_decay, name="g_ema")
+    with tf.control_dependencies([g_train]):
+        train = ema.apply(g_vars)
+
+    def use_average(getter, name, *args, **kwargs):
+        var = getter(name, *args, **kwargs)
+        average = ema.average(var)   # None for batch norm's moving statistics: kept as is
+        return var if average is None else average
+
+    with tf1.variable_scope(tf1.get_variable_scope(), custom_getter=use_average):
+        with tf.name_scope("averaged"):
+            sample = models.generator(z, config.model, image_shape, False, config.width)
+    return train, tf.identity(sample, name="averaged_images")
 
 
 # --------------------------------------------------------------------------- quality
@@ -213,7 +265,8 @@ def losses_figure(history, title):
 
 
 def grid_figure(grid, title, cmap):
-    fig = plots._figure((6, 6.3))
+    """One tiled grid of images, its title above (the figure follows the grid's shape)."""
+    fig = plots._figure((6, 6 * grid.shape[0] / grid.shape[1] + 0.4))
     ax = fig.subplots()
     ax.imshow(grid.squeeze(-1) if grid.shape[-1] == 1 else grid, cmap=cmap)
     ax.set(xticks=[], yticks=[], title=title)
@@ -256,7 +309,9 @@ def run_identity(config, data, image_shape):
     return {"lesson": LESSON, "model": config.model, "dataset": config.dataset,
             "data_source": data.source, "seed": config.seed, "batch_size": config.batch_size,
             "latent_size": config.latent_size, "lr": config.lr, "beta1": config.beta1,
-            "width": config.width, "image_shape": list(image_shape)}
+            "width": config.width, "ema_decay": config.ema_decay,
+            "label_smoothing": config.label_smoothing, "lr_decay": config.lr_decay,
+            "image_shape": list(image_shape)}
 
 
 def reference_parts(data, count):
@@ -312,17 +367,20 @@ def train(config, out):
         writer.close()
         final_grid = tile(to_pixels(generate(sess, m, fixed_noise(config))))
         interpolation = interpolation_pixels(sess, m, config)
-        scores = None
+        scores = raw = None
         if classifier is not None:
-            samples = to_pixels(generate(sess, m, fixed_noise(config, count, stream=2)))
-            scores = measure(classifier, samples, ref_stats)
+            z = fixed_noise(config, count, stream=2)
+            scores = measure(classifier, to_pixels(generate(sess, m, z)), ref_stats)
+            if config.ema_decay:   # the generator as trained, without the averaging
+                raw = measure(classifier, to_pixels(generate(sess, m, z, key="fake")),
+                              ref_stats)
     if classifier is not None:
         classifier.close()
     write_figures(out, run, config, final_grid, interpolation)
-    return report(config, out, run, data, scores, reference, device, wall_start)
+    return report(config, out, run, data, scores, reference, device, wall_start, raw)
 
 
-def report(config, out, run, data, scores, reference, device, wall_start):
+def report(config, out, run, data, scores, reference, device, wall_start, raw=None):
     """``metrics.json``, the summary lines and the mode-collapse warning."""
     from tfgraph_lessons.gan import quality
 
@@ -333,7 +391,7 @@ def report(config, out, run, data, scores, reference, device, wall_start):
         "train_images": int(len(data.train[0])),
         **{k: (scores or {}).get(k) for k in ("class_entropy", "mean_confidence",
                                               "frechet_distance", "class_histogram")},
-        "reference": reference, "untrained": run.untrained,
+        "reference": reference, "untrained": run.untrained, "raw_generator": raw,
         "d_real_accuracy": last.get("d_real_accuracy"),
         "d_fake_accuracy": last.get("d_fake_accuracy"),
         "train_seconds": round(run.train_seconds, 2),
@@ -352,8 +410,11 @@ def report(config, out, run, data, scores, reference, device, wall_start):
         for key, label in (("class_entropy", "class entropy (nats, 2.30 = all ten equally)"),
                            ("mean_confidence", "mean confidence"),
                            ("frechet_distance", "Frechet distance in its feature space")):
-            print(f"  {label:<46} samples {scores[key]:8.3f}   real held-out "
-                  f"{reference[key]:8.3f}   untrained G {floor.get(key, float('nan')):8.3f}")
+            line = (f"  {label:<46} samples {scores[key]:8.3f}   real held-out "
+                    f"{reference[key]:8.3f}   untrained G {floor.get(key, float('nan')):8.3f}")
+            if raw:
+                line += f"   (G without averaging {raw[key]:.3f})"
+            print(line)
     if warning:
         print(f"warning: {warning}")
     print(f"wrote {out / 'metrics.json'} and {out / 'figures'}")
@@ -376,6 +437,8 @@ def write_samples(config, out):
         raise UsageError(f"{ckpt_dir} holds no {LESSON} checkpoint; point --out at a "
                          f"{LESSON} run folder")
     settings = {k: saved[k] for k in ("model", "latent_size", "width", "dataset")}
+    settings["ema_decay"] = saved.get("ema_decay", 0.0)
+    settings["lr_decay"] = "none"   # sampling takes no step: no schedule
     config = dataclasses.replace(config, **settings)
     with new_graph(seed=config.seed) as graph:
         m = build_graph(config, tuple(saved["image_shape"]))
@@ -422,6 +485,13 @@ def check_settings(config):
         cli.check_positive(f"--{name}", getattr(config, name))
     if not 0 <= config.beta1 < 1:
         raise UsageError(f"--beta1 must be in [0, 1), got {config.beta1}")
+    if not 0 <= config.label_smoothing < 1:
+        raise UsageError(f"--label-smoothing must be in [0, 1), got {config.label_smoothing}")
+    if config.lr_decay not in ("none", "linear"):
+        raise UsageError(f"--lr-decay must be none or linear, got {config.lr_decay!r}")
+    if not 0 <= config.ema_decay < 1:
+        raise UsageError(f"--ema-decay must be in [0, 1) (0: no averaging), "
+                         f"got {config.ema_decay}")
     for name in ("batch_size", "width", "sample_every", "checkpoint_every", "quality_samples",
                  "classifier_epochs"):
         value = getattr(config, name)
@@ -479,6 +549,13 @@ def parse_config(argv=None):
                         help="Adam's beta1 (DCGAN: 0.5, not 0.9, which oscillates)")
     parser.add_argument("--width", type=cli.positive_int, default=c.width,
                         help="DCGAN's channels at full size (twice that at half size)")
+    parser.add_argument("--ema-decay", type=float, default=c.ema_decay,
+                        help="show and score a moving average of G's weights with this "
+                             "decay, e.g. 0.999 (0: G itself)")
+    parser.add_argument("--label-smoothing", type=float, default=c.label_smoothing,
+                        help="one-sided: D's target for real images is 1 minus this")
+    parser.add_argument("--lr-decay", default=c.lr_decay, choices=["none", "linear"],
+                        help="linear: the learning rate falls to 0 over the second half")
     parser.add_argument("--sample-every", type=cli.positive_int, default=c.sample_every,
                         help="steps between progress grids (20 with --fast)")
     parser.add_argument("--checkpoint-every", type=cli.positive_int,
@@ -495,6 +572,8 @@ def parse_config(argv=None):
     config = GanConfig(
         model=args.model, dataset=args.dataset, steps=args.steps, batch_size=args.batch_size,
         latent_size=args.latent_size, lr=args.lr, beta1=args.beta1, width=args.width,
+        ema_decay=args.ema_decay, label_smoothing=args.label_smoothing,
+        lr_decay=args.lr_decay,
         sample_every=args.sample_every, checkpoint_every=args.checkpoint_every,
         quality_samples=args.quality_samples, classifier_dir=args.classifier_dir,
         sample=args.sample, **shared)

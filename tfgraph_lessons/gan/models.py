@@ -63,7 +63,7 @@ def _dense(x, units, scope, activation=None):
                                   scope=scope)
 
 
-def generator(z, model, image_shape, is_training, width=64):
+def generator(z, model, image_shape, is_training, width=32):
     """``G(z)``: noise ``[batch, latent]`` -> images ``[batch, h, w, c]`` in ``[-1, 1]``.
 
     Args:
@@ -95,7 +95,7 @@ def generator(z, model, image_shape, is_training, width=64):
         return tf.identity(x, name="images")
 
 
-def discriminator(images, model, is_training, width=64):
+def discriminator(images, model, is_training, width=32):
     """``D(x)``: images ``[batch, h, w, c]`` in ``[-1, 1]`` -> one logit per image ``[batch]``."""
     with tf1.variable_scope("discriminator", reuse=tf1.AUTO_REUSE):
         if model == "gan":
@@ -113,11 +113,17 @@ def discriminator(images, model, is_training, width=64):
         return tf.squeeze(_dense(x, 1, "logit"), axis=1, name="logits")
 
 
-def gan_losses(real_logits, fake_logits):
-    """``(d_loss, g_loss)`` from D's logits on real and on generated images."""
+def gan_losses(real_logits, fake_logits, label_smoothing=0.0):
+    """``(d_loss, g_loss)`` from D's logits on real and on generated images.
+
+    ``label_smoothing``: D's target for real images is ``1 - label_smoothing``
+    (one-sided: fakes keep 0; Salimans et al. 2016, arXiv:1606.03498), so D is
+    not rewarded for ever more confident logits on the real images it has seen.
+    """
     ce = tf.nn.sigmoid_cross_entropy_with_logits
     with tf.name_scope("d_loss"):
-        d_loss = tf.reduce_mean(ce(labels=tf.ones_like(real_logits), logits=real_logits)) + \
+        real_target = tf.fill(tf.shape(real_logits), 1.0 - label_smoothing)
+        d_loss = tf.reduce_mean(ce(labels=real_target, logits=real_logits)) + \
             tf.reduce_mean(ce(labels=tf.zeros_like(fake_logits), logits=fake_logits))
     with tf.name_scope("g_loss"):   # non-saturating: G maximises log D(G(z))
         g_loss = tf.reduce_mean(ce(labels=tf.ones_like(fake_logits), logits=fake_logits))

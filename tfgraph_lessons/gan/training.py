@@ -37,11 +37,15 @@ def to_pixels(images):
     return np.clip((images + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
 
 
-def generate(sess, model, z, batch_size=500):
-    """G's images (inference mode: batch norm's moving averages) for the rows of ``z``."""
-    out = [sess.run(model["fake"], {model["z"]: z[i:i + batch_size]})
+def generate(sess, model, z, batch_size=500, key="sample"):
+    """G's images for the rows of ``z``, in inference mode (batch norm's moving averages).
+
+    ``key``: ``'sample'`` (the averaged generator when the run keeps one) or
+    ``'fake'`` (the generator as trained at this step).
+    """
+    out = [sess.run(model[key], {model["z"]: z[i:i + batch_size]})
            for i in range(0, len(z), batch_size)]
-    return np.concatenate(out) if out else np.zeros((0,) + tuple(model["fake"].shape[1:]))
+    return np.concatenate(out) if out else np.zeros((0,) + tuple(model[key].shape[1:]))
 
 
 class Run:
