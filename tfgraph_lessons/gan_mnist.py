@@ -190,9 +190,10 @@ def averaged_generator(config, z, image_shape, g_vars, g_train):
     ``ExponentialMovingAverage`` keeps a shadow of each weight, ``w_avg <- decay
     * w_avg + (1 - decay) * w``, updated after every G step; a ``custom_getter``
     on the variable scope hands the shadows to the same :func:`models.generator`
-    code instead of the weights. The averaged generator forgets the last few
-    hundred steps' back-and-forth of the two-player game and draws cleaner
-    samples (Yazici et al. 2019, arXiv:1806.04498); the lesson reports both.
+    code instead of the weights. Averaging is meant to smooth out the last few
+    hundred steps' back-and-forth of the two-player game (Yazici et al. 2019,
+    arXiv:1806.04498); the lesson scores both generators, and here, at the
+    default length, they measured about the same (README).
 
     Returns:
       ``(train, sample)``: G's step followed by the averages' update, and the
