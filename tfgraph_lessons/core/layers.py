@@ -115,6 +115,19 @@ def _get_or_check(name, shape, layer, make):
     return make()
 
 
+def _pair(value):
+    """``3 -> (3, 3)``; a pair stays a pair (filter sizes and strides)."""
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+def _check_image_input(x, padding, layer):
+    """A convolution's input checks: rank 4, a known padding, known channels (returned)."""
+    _check_rank(x, 4, layer, "[batch, height, width, channels]")
+    if padding not in _PADDINGS:
+        raise ValueError(f"[{layer}] padding must be 'SAME' or 'VALID', got {padding!r}")
+    return _known_channels(x, layer)
+
+
 # --------------------------------------------------------------------------- layers
 
 
@@ -134,15 +147,10 @@ def conv2d(x, out_channels, ksize, stride=1, padding="SAME", activation=tf.nn.re
     Returns:
       ``[batch, out_height, out_width, out_channels]``.
     """
-    kh, kw = (ksize, ksize) if isinstance(ksize, int) else tuple(ksize)
-    sh, sw = (stride, stride) if isinstance(stride, int) else tuple(stride)
-    padding = padding.upper()
+    (kh, kw), (sh, sw), padding = _pair(ksize), _pair(stride), padding.upper()
     with tf1.variable_scope(scope) as sc:
         layer = sc.name
-        _check_rank(x, 4, layer, "[batch, height, width, channels]")
-        if padding not in _PADDINGS:
-            raise ValueError(f"[{layer}] padding must be 'SAME' or 'VALID', got {padding!r}")
-        in_channels = _known_channels(x, layer)
+        in_channels = _check_image_input(x, padding, layer)
         h, w = x.shape[1], x.shape[2]
         if padding == "VALID" and ((h is not None and h < kh) or (w is not None and w < kw)):
             raise ValueError(
@@ -183,15 +191,10 @@ def conv2d_transpose(x, out_channels, ksize, stride=2, padding="SAME", activatio
     Returns:
       ``[batch, out_height, out_width, out_channels]``.
     """
-    kh, kw = (ksize, ksize) if isinstance(ksize, int) else tuple(ksize)
-    sh, sw = (stride, stride) if isinstance(stride, int) else tuple(stride)
-    padding = padding.upper()
+    (kh, kw), (sh, sw), padding = _pair(ksize), _pair(stride), padding.upper()
     with tf1.variable_scope(scope) as sc:
         layer = sc.name
-        _check_rank(x, 4, layer, "[batch, height, width, channels]")
-        if padding not in _PADDINGS:
-            raise ValueError(f"[{layer}] padding must be 'SAME' or 'VALID', got {padding!r}")
-        in_channels = _known_channels(x, layer)
+        in_channels = _check_image_input(x, padding, layer)
         h, w = x.shape[1], x.shape[2]
         if h is None or w is None:
             raise ValueError(f"[{layer}] needs a known height and width to size its output, "
