@@ -57,10 +57,9 @@ from tfgraph_lessons.core.graph import new_graph, tf1
 from tfgraph_lessons.core.io import atomic_write_bytes, write_json
 from tfgraph_lessons.data import datasets
 from tfgraph_lessons.data.preprocess import held_out_split
-from tfgraph_lessons.gan import models
+from tfgraph_lessons.gan import models, quality
 from tfgraph_lessons.gan.training import (Run, fixed_noise, generate, restore, tile, to_pixels,
                                           train_steps)
-from tfgraph_lessons.rl.report import write_gif
 
 LESSON = "gan_mnist"
 DATASETS = ("mnist", "cifar10")
@@ -219,8 +218,6 @@ def averaged_generator(config, z, image_shape, g_vars, g_train):
 
 def classifier_for(config, data):
     """The digit classifier of the quality measure, trained once per data source and cached."""
-    from tfgraph_lessons.gan import quality
-
     folder = Path(config.classifier_dir or
                   cli.default_out(LESSON, f"classifier_{data.source}", fast=config.fast))
     classifier = quality.DigitClassifier(folder, seed=0)
@@ -236,8 +233,6 @@ def classifier_for(config, data):
 
 def measure(classifier, pixels, reference_stats):
     """The three numbers (and the class histogram) for uint8 images."""
-    from tfgraph_lessons.gan import quality
-
     scores = quality.quality(classifier, pixels.astype(np.float32) / 255.0, reference_stats)
     return {k: (float(v) if np.isscalar(v) else [float(x) for x in v])
             for k, v in scores.items()}
@@ -299,7 +294,7 @@ def write_figures(out, run, config, final_grid, interpolation):
         grids.append(final_grid)   # the GIF ends on the final samples
     if grids:
         frames = [np.repeat(g, 3, axis=-1) if g.shape[-1] == 1 else g for g in grids]
-        write_gif(frames, figs / "progress.gif", fps=4, width=frames[0].shape[1])
+        plots.save_gif(frames, figs / "progress.gif", fps=4, width=frames[0].shape[1])
 
 
 # --------------------------------------------------------------------------- one run
@@ -344,8 +339,6 @@ def train(config, out):
     run = Run(config)
     classifier = reference = ref_stats = None
     if data.source != "cifar10":
-        from tfgraph_lessons.gan import quality
-
         classifier, info = classifier_for(config, data)
         ref_a, ref_b = reference_parts(data, config.quality_samples)
         ref_stats = quality.feature_stats(classifier.predict(ref_a / 255.0)["features"])
@@ -383,8 +376,6 @@ def train(config, out):
 
 def report(config, out, run, data, scores, reference, device, wall_start, raw=None):
     """``metrics.json``, the summary lines and the mode-collapse warning."""
-    from tfgraph_lessons.gan import quality
-
     last = run.history[-1] if run.history else {}
     metrics = {
         "lesson": LESSON, "model": config.model, "dataset": config.dataset,

@@ -41,6 +41,7 @@ Writes ``runs/rl_cartpole/<env>_<algo>`` (``_fast`` in fast mode):
 files, ``state.json``, the learner's environments and replay buffer, the best
 weights) and ``logs/train`` (TensorBoard: returns and greedy checks).
 """
+import argparse
 import dataclasses
 import os
 import time
@@ -215,7 +216,7 @@ def render(config, policy, path):
     except ImportError as e:   # gymnasium's DependencyNotInstalled is an ImportError
         raise DataError(f"--render needs pygame for {config.env}'s pictures: "
                         f"pip install pygame ({' '.join(str(e).split())[:80]})") from None
-    report.write_gif(frames, path)
+    plots.save_gif(frames, path)
     print(f"wrote {path} (one greedy episode, return {total:.0f})")
     return {"path": str(path), "return": total, "frames": len(frames)}
 
@@ -365,7 +366,9 @@ def run(config):
     """Train and evaluate (one run per seed with ``seeds``); returns the metrics dict."""
     config = resolve_config(config)
     out = Path(config.out or default_out(config))
-    make_env(config.env).close()   # an unusable --env fails here, before any folder is made
+    probe = make_env(config.env)   # an unusable --env fails here, before any folder is made
+    threshold = describe(probe)["reward_threshold"]
+    probe.close()
     resolve_device(config.device, notice=lambda msg: None, soft_placement=config.soft_placement)
     if config.fast:
         cli.announce_fast(config, f"{config.steps:,} environment steps, "
@@ -380,19 +383,12 @@ def run(config):
          "env_steps", "train_seconds"],
         seed_curves, "environment steps",
         f"{config.algo} on {config.env}: {len(config.seeds)} seeds",
-        describe_threshold(config))
+        threshold)
     spread = summary["over_seeds"].get("eval_mean_return", {})
     print(f"{config.algo} on {config.env}, seeds {config.seeds}: greedy mean return "
           f"{spread.get('mean', float('nan')):.1f} (min {spread.get('min', float('nan')):.1f}) "
           f"over seeds; wrote {out / 'metrics.json'}")
     return summary
-
-
-def describe_threshold(config):
-    env = make_env(config.env)
-    threshold = describe(env)["reward_threshold"]
-    env.close()
-    return threshold
 
 
 def _check_args(args):
@@ -426,7 +422,7 @@ def parse_config(argv=None):
                         help="Adam's learning rate (dqn 2.3e-3, reinforce 2e-3, a2c 1e-3)")
     parser.add_argument("--gamma", type=float, default=c.gamma, help="discount, in [0, 1]")
     g = parser.add_argument_group("DQN")
-    g.add_argument("--double", action=argparse_bool(), default=c.double,
+    g.add_argument("--double", action=argparse.BooleanOptionalAction, default=c.double,
                    help="Double DQN's target (the online network picks the next action)")
     g.add_argument("--target-update", default=c.target_update, choices=["hard", "polyak"],
                    help="copy the online network every --target-every updates, or move "
@@ -467,7 +463,7 @@ def parse_config(argv=None):
                    help="greedy episodes per check (10 with --fast)")
     g.add_argument("--solved-checks", type=cli.positive_int, default=c.solved_checks,
                    help="checks in a row at the environment's threshold that count as solved")
-    g.add_argument("--stop-when-solved", action=argparse_bool(), default=c.stop_when_solved,
+    g.add_argument("--stop-when-solved", action=argparse.BooleanOptionalAction, default=c.stop_when_solved,
                    help="stop once --solved-checks greedy checks in a row reach the "
                         "environment's threshold")
     g.add_argument("--eval-episodes", type=cli.positive_int, default=c.eval_episodes,
@@ -491,12 +487,6 @@ def parse_config(argv=None):
         stop_when_solved=args.stop_when_solved,
         eval_episodes=args.eval_episodes, checkpoint_every=args.checkpoint_every,
         seeds=args.seeds, render=args.render, **shared)
-
-
-def argparse_bool():
-    import argparse
-
-    return argparse.BooleanOptionalAction
 
 
 def main(argv=None):

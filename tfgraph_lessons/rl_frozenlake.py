@@ -297,7 +297,7 @@ def render(config, q_table, path):
     except ImportError as e:   # gymnasium's DependencyNotInstalled is an ImportError
         raise DataError(f"--render needs pygame to draw the lake: pip install pygame "
                         f"({' '.join(str(e).split())[:80]})") from None
-    rl_report.write_gif(frames, path, fps=4)
+    plots.save_gif(frames, path, fps=4)
     print(f"wrote {path} (one greedy episode, {'reached the goal' if total else 'fell in'})")
     return {"path": str(path), "return": total, "frames": len(frames)}
 

@@ -128,6 +128,15 @@ def _check_image_input(x, padding, layer):
     return _known_channels(x, layer)
 
 
+def _bias_and_activation(y, channels, use_bias, bias_value, activation):
+    """What every convolution ends with: ``+ biases``, the activation, the ``output`` name."""
+    if use_bias:
+        y = tf.nn.bias_add(y, bias("biases", [channels], bias_value))
+    if activation is not None:
+        y = activation(y)
+    return tf.identity(y, name="output")
+
+
 # --------------------------------------------------------------------------- layers
 
 
@@ -161,11 +170,7 @@ def conv2d(x, out_channels, ksize, stride=1, padding="SAME", activation=tf.nn.re
         kernel = _get_or_check("weights", shape, layer,
                                lambda: weight("weights", shape, stddev=stddev, wd=wd))
         y = tf.nn.conv2d(x, kernel, [1, sh, sw, 1], padding=padding)
-        if use_bias:
-            y = tf.nn.bias_add(y, bias("biases", [out_channels], bias_value))
-        if activation is not None:
-            y = activation(y)
-        return tf.identity(y, name="output")
+        return _bias_and_activation(y, out_channels, use_bias, bias_value, activation)
 
 
 def conv2d_transpose(x, out_channels, ksize, stride=2, padding="SAME", activation=tf.nn.relu,
@@ -209,11 +214,7 @@ def conv2d_transpose(x, out_channels, ksize, stride=2, padding="SAME", activatio
         output_shape = tf.stack([tf.shape(x)[0], out_h, out_w, out_channels])
         y = tf.nn.conv2d_transpose(x, kernel, output_shape, [1, sh, sw, 1], padding=padding)
         y = tf.reshape(y, [-1, out_h, out_w, out_channels])   # static shape for the next layer
-        if use_bias:
-            y = tf.nn.bias_add(y, bias("biases", [out_channels], bias_value))
-        if activation is not None:
-            y = activation(y)
-        return tf.identity(y, name="output")
+        return _bias_and_activation(y, out_channels, use_bias, bias_value, activation)
 
 
 def leaky_relu(x, alpha=0.2, name="leaky_relu"):

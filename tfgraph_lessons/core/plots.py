@@ -1,6 +1,7 @@
 """Plots every lesson draws: learning curves, confusion matrix, image grids, filters,
 feature maps. Each function takes NumPy arrays and returns a matplotlib Figure;
-:func:`save_figure` writes one as a PNG atomically and reproducibly (no
+:func:`save_figure` writes one as a PNG atomically (:func:`save_gif` frames as an
+animated GIF) and reproducibly (no
 ``Software`` or date chunk, so the same figure gives the same bytes).
 
 Nothing here imports pyplot at module import; the figures use the object API
@@ -9,6 +10,7 @@ in a notebook when returned from a cell.
 """
 import io
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -29,6 +31,28 @@ def save_figure(fig, path, dpi=DPI):
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
     atomic_write_bytes(path, buf.getvalue())
     return path
+
+
+def save_gif(frames, path, fps=25, width=300):
+    """Write ``frames`` (``[H, W, 3]`` uint8 arrays) as a looping GIF, atomically.
+
+    Frames are scaled to ``width`` pixels wide to keep the file small.
+    """
+    from PIL import Image   # Pillow comes with matplotlib
+
+    if not len(frames):
+        raise ValueError(f"no frames to write to {path}")
+    images = []
+    for frame in frames:
+        image = Image.fromarray(np.asarray(frame, np.uint8))
+        if image.width > width:
+            image = image.resize((width, round(image.height * width / image.width)))
+        images.append(image.convert("P", palette=Image.ADAPTIVE, colors=64))
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:],
+                   duration=round(1000 / fps), loop=0)
+    atomic_write_bytes(Path(path), buffer.getvalue())
+    return Path(path)
 
 
 def learning_curves(runs, title="Learning curves"):

@@ -86,8 +86,8 @@ class _Learner:
         self.episodes = _Episodes(len(self.envs))
 
     def _step(self, i, action):
-        """Step env ``i``; returns ``(next_obs, reward, terminated, truncated)`` and resets
-        it (``self.obs[i]`` is then the new episode's first observation) when it ended."""
+        """Step env ``i`` and count the step; returns ``(next_obs, reward, terminated,
+        truncated)``. The caller resets the env when the episode ended."""
         next_obs, reward, terminated, truncated, _ = self.envs[i].step(int(action))
         self.env_steps += 1
         return np.asarray(next_obs, np.float32), float(reward), terminated, truncated

@@ -5,23 +5,21 @@
   ``reward_threshold``: 475 for CartPole-v1, 0.7 for FrozenLake 4x4).
 * :func:`run_seeds`: one run per ``--seeds`` value, each in ``OUT/seed_N``,
   and the mean and spread of their learning curves on one figure.
-* :func:`record_episode` / :func:`write_gif`: a greedy episode as frames from
-  gymnasium's ``rgb_array`` rendering, written as an animated GIF.
+* :func:`record_episode`: a greedy episode as frames from gymnasium's
+  ``rgb_array`` rendering (written by :func:`~tfgraph_lessons.core.plots.save_gif`).
 """
 import dataclasses
-import io
 from pathlib import Path
 
 import numpy as np
 
 from tfgraph_lessons.core import plots
-from tfgraph_lessons.core.errors import DataError
-from tfgraph_lessons.core.io import atomic_write_bytes, write_json
+from tfgraph_lessons.core.io import write_json
 
 WINDOW = 100   # episodes in the running mean (gymnasium's "solved" window)
 
 __all__ = ["WINDOW", "running_mean", "solved_at", "seeds_figure", "run_seeds",
-           "record_episode", "write_gif"]
+           "record_episode"]
 
 
 def running_mean(values, window=WINDOW):
@@ -148,27 +146,3 @@ def record_episode(policy, env, max_frames=300, every=1):
         if t % every == 0 and len(frames) < max_frames:
             frames.append(env.render())
     return frames, total
-
-
-def write_gif(frames, path, fps=25, width=300):
-    """Write ``frames`` (``[H, W, 3]`` uint8 arrays) as a looping GIF, atomically.
-
-    Frames are scaled to ``width`` pixels wide to keep the file small.
-    """
-    try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover - Pillow comes with matplotlib
-        raise DataError("writing a GIF needs Pillow: pip install pillow") from None
-    if not frames:
-        raise DataError(f"no frames to write to {path}")
-    images = []
-    for frame in frames:
-        image = Image.fromarray(np.asarray(frame, np.uint8))
-        if image.width > width:
-            image = image.resize((width, round(image.height * width / image.width)))
-        images.append(image.convert("P", palette=Image.ADAPTIVE, colors=64))
-    buffer = io.BytesIO()
-    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:],
-                   duration=round(1000 / fps), loop=0)
-    atomic_write_bytes(Path(path), buffer.getvalue())
-    return Path(path)
