@@ -141,7 +141,7 @@ def _bias_and_activation(y, channels, use_bias, bias_value, activation):
 
 
 def conv2d(x, out_channels, ksize, stride=1, padding="SAME", activation=tf.nn.relu,
-           wd=None, stddev=0.1, bias_value=0.1, use_bias=True, scope="conv"):
+           wd=None, stddev=0.1, bias_value=0.1, use_bias=True, rate=1, scope="conv"):
     """Convolution + bias + activation: one slide line.
 
     Args:
@@ -152,6 +152,9 @@ def conv2d(x, out_channels, ksize, stride=1, padding="SAME", activation=tf.nn.re
       padding: ``'SAME'`` (output ``ceil(n / s)``) or ``'VALID'`` (``ceil((n - k + 1) / s)``).
       activation: applied last; None for a linear output.
       wd: weight decay factor for the kernel, or None.
+      rate: dilation ("atrous" convolution, ENet's dilated bottlenecks): the filter's
+        taps are ``rate`` pixels apart, so a 3x3 filter sees a ``2 * rate + 1`` square
+        with 9 weights. Only with ``stride=1``.
       scope: the layer's variable scope (``'conv1'``).
     Returns:
       ``[batch, out_height, out_width, out_channels]``.
@@ -160,16 +163,96 @@ def conv2d(x, out_channels, ksize, stride=1, padding="SAME", activation=tf.nn.re
     with tf1.variable_scope(scope) as sc:
         layer = sc.name
         in_channels = _check_image_input(x, padding, layer)
-        h, w = x.shape[1], x.shape[2]
-        if padding == "VALID" and ((h is not None and h < kh) or (w is not None and w < kw)):
-            raise ValueError(
-                f"[{layer}] a {kh}x{kw} VALID filter does not fit a {h}x{w} input "
-                f"(shape {x.shape}); use padding='SAME' or a larger image"
-            )
+        _check_rate(rate, sh, sw, layer)
+        _check_fits(x, (kh - 1) * rate + 1, (kw - 1) * rate + 1, padding, layer)
         shape = [kh, kw, in_channels, out_channels]
         kernel = _get_or_check("weights", shape, layer,
                                lambda: weight("weights", shape, stddev=stddev, wd=wd))
-        y = tf.nn.conv2d(x, kernel, [1, sh, sw, 1], padding=padding)
+        y = tf.nn.conv2d(x, kernel, [1, sh, sw, 1], padding=padding, dilations=[1, rate, rate, 1])
+        return _bias_and_activation(y, out_channels, use_bias, bias_value, activation)
+
+
+def _check_rate(rate, sh, sw, layer):
+    if not isinstance(rate, int) or rate < 1:
+        raise ValueError(f"[{layer}] rate (dilation) must be a whole number >= 1, got {rate!r}")
+    if rate > 1 and (sh, sw) != (1, 1):
+        raise ValueError(f"[{layer}] a dilated filter (rate {rate}) needs stride 1, "
+                         f"got stride {(sh, sw)}")
+
+
+def _check_fits(x, kh, kw, padding, layer):
+    """A VALID filter (of effective size ``kh x kw``) must fit inside the input."""
+    h, w = x.shape[1], x.shape[2]
+    if padding == "VALID" and ((h is not None and h < kh) or (w is not None and w < kw)):
+        raise ValueError(
+            f"[{layer}] a {kh}x{kw} VALID filter does not fit a {h}x{w} input "
+            f"(shape {x.shape}); use padding='SAME' or a larger image"
+        )
+
+
+def depthwise_conv2d(x, ksize, stride=1, multiplier=1, padding="SAME", activation=None,
+                     wd=None, stddev=0.1, bias_value=0.1, use_bias=False, rate=1,
+                     scope="depthwise"):
+    """Depthwise convolution: each input channel filtered by its own ``multiplier``
+    filters, channels never mixed (MobileNet's and Xception's first half).
+
+    The kernel is ``[kh, kw, in_channels, multiplier]``; the output has
+    ``in_channels * multiplier`` channels, output channel ``c * multiplier + m``
+    being input channel ``c`` under its ``m``-th filter. It costs
+    ``kh * kw * in_channels * multiplier`` multiply-adds per output pixel instead of
+    a full convolution's ``kh * kw * in_channels * out_channels``.
+
+    Args:
+      x: ``[batch, height, width, in_channels]``.
+      ksize, stride, padding, rate: as :func:`conv2d`.
+      multiplier: filters per input channel.
+    Returns:
+      ``[batch, out_height, out_width, in_channels * multiplier]``.
+    """
+    (kh, kw), (sh, sw), padding = _pair(ksize), _pair(stride), padding.upper()
+    with tf1.variable_scope(scope) as sc:
+        layer = sc.name
+        in_channels = _check_image_input(x, padding, layer)
+        _check_rate(rate, sh, sw, layer)
+        _check_fits(x, (kh - 1) * rate + 1, (kw - 1) * rate + 1, padding, layer)
+        shape = [kh, kw, in_channels, multiplier]
+        kernel = _get_or_check("depthwise_weights", shape, layer,
+                               lambda: weight("depthwise_weights", shape, stddev=stddev, wd=wd))
+        y = tf.nn.depthwise_conv2d(x, kernel, [1, sh, sw, 1], padding, dilations=[rate, rate])
+        return _bias_and_activation(y, in_channels * multiplier, use_bias, bias_value,
+                                    activation)
+
+
+def separable_conv2d(x, out_channels, ksize, stride=1, multiplier=1, padding="SAME",
+                     activation=tf.nn.relu, wd=None, stddev=0.1, bias_value=0.1,
+                     use_bias=True, rate=1, scope="separable"):
+    """Depthwise separable convolution (Xception, Chollet 2017, arXiv:1610.02357):
+    a :func:`depthwise_conv2d` (space, per channel) then a 1x1 convolution (channels).
+
+    Two kernels, ``depthwise_weights [kh, kw, in, multiplier]`` and
+    ``pointwise_weights [1, 1, in * multiplier, out_channels]``; no activation
+    between them, as in Xception.
+
+    Args: as :func:`conv2d`, plus ``multiplier`` (depthwise filters per channel).
+    Returns:
+      ``[batch, out_height, out_width, out_channels]``.
+    """
+    (kh, kw), (sh, sw), padding = _pair(ksize), _pair(stride), padding.upper()
+    with tf1.variable_scope(scope) as sc:
+        layer = sc.name
+        in_channels = _check_image_input(x, padding, layer)
+        _check_rate(rate, sh, sw, layer)
+        _check_fits(x, (kh - 1) * rate + 1, (kw - 1) * rate + 1, padding, layer)
+        dw_shape = [kh, kw, in_channels, multiplier]
+        pw_shape = [1, 1, in_channels * multiplier, out_channels]
+        depthwise = _get_or_check("depthwise_weights", dw_shape, layer,
+                                  lambda: weight("depthwise_weights", dw_shape, stddev=stddev,
+                                                 wd=wd))
+        pointwise = _get_or_check("pointwise_weights", pw_shape, layer,
+                                  lambda: weight("pointwise_weights", pw_shape, stddev=stddev,
+                                                 wd=wd))
+        y = tf.nn.separable_conv2d(x, depthwise, pointwise, [1, sh, sw, 1], padding,
+                                   dilations=[rate, rate])
         return _bias_and_activation(y, out_channels, use_bias, bias_value, activation)
 
 
@@ -239,6 +322,14 @@ def max_pool(x, ksize=2, stride=2, padding="SAME", name="pool"):
 def avg_pool(x, ksize=2, stride=2, padding="SAME", name="avg_pool"):
     """Average pooling over ``ksize`` windows."""
     return _pool(tf.nn.avg_pool2d, x, ksize, stride, padding, name)
+
+
+def global_avg_pool(x, keepdims=False, name="global_pool"):
+    """The mean over height and width (Network in Network, Lin et al. 2014,
+    arXiv:1312.4400): ``[b, h, w, c] -> [b, c]`` (``[b, 1, 1, c]`` with ``keepdims``).
+    It has no parameters and takes any input size."""
+    _check_rank(x, 4, name, "[batch, height, width, channels]")
+    return tf.reduce_mean(x, axis=[1, 2], keepdims=keepdims, name=name)
 
 
 def flatten(x, name="flatten"):
@@ -342,3 +433,29 @@ def batch_norm(x, is_training, decay=0.9, epsilon=1e-3, scope="bn"):
                                 lambda: (tf.identity(moving_mean), tf.identity(moving_var)))
         y = tf.nn.batch_normalization(x, mean, var, beta, gamma, epsilon)
         return tf.identity(y, name="output")
+
+
+# --------------------------------------------------------------------------- losses
+
+
+def softmax_cross_entropy(labels, logits, label_smoothing=0.0, name="cross_entropy"):
+    """Mean softmax cross-entropy of integer ``labels`` ``[batch]`` and ``logits``
+    ``[batch, classes]``, with label smoothing (Inception v3, Szegedy et al. 2016,
+    arXiv:1512.00567, section 7).
+
+    With ``label_smoothing = e`` the target is ``(1 - e)`` on the true class plus
+    ``e / classes`` on every class, so the network is not pushed towards infinitely
+    large logits (Inception v3 uses ``e = 0.1``). ``e = 0`` is the plain loss.
+    """
+    if not 0.0 <= float(label_smoothing) < 1.0:
+        raise ValueError(f"[{name}] label_smoothing must be in [0, 1), got {label_smoothing}")
+    _check_rank(logits, 2, name, "of logits [batch, classes]")
+    classes = _known_channels(logits, name)
+    with tf.name_scope(name):
+        if not label_smoothing:
+            return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+                labels=labels, logits=logits))
+        targets = tf.one_hot(labels, classes, dtype=logits.dtype)
+        targets = targets * (1.0 - label_smoothing) + label_smoothing / classes
+        return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(
+            labels=targets, logits=logits))

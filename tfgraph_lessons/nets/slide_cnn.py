@@ -29,7 +29,8 @@ def he_stddev(fan_in):
     return math.sqrt(2.0 / int(fan_in))
 
 
-@register("slide_cnn")
+@register("slide_cnn", family="slides", input_shape=(32, 32, 3), num_classes=10,
+          paper_source="the slides (no published count)")
 def slide_cnn(images, num_classes, is_training, keep_prob=0.5, fc_units=1024, wd=None,
               scope="slide_cnn"):
     """The slides' two-convolution network.
