@@ -63,7 +63,7 @@ from tfgraph_lessons.gan.training import (Run, fixed_noise, generate, restore, t
 
 LESSON = "gan_mnist"
 DATASETS = ("mnist", "cifar10")
-DEFAULT_STEPS = {"gan": 10_000, "dcgan": 8_000}
+DEFAULT_STEPS = {"gan": 10_000, "dcgan": 6_000}
 FAST_STEPS = 60
 SPLIT = {"test_size": 2000, "val_size": 1000, "seed": 0}   # test-split, fixed for all runs
 
@@ -88,7 +88,8 @@ class GanConfig(cli.LessonConfig):
     checkpoint_every: int = 500
     quality_samples: int = 2000  # generated images scored (at most the held-out half)
     classifier_dir: str = None   # the cached digit classifier (None: runs/gan_mnist/classifier_*)
-    classifier_epochs: int = 3
+    classifier_epochs: int = 10  # until its validation accuracy stops rising (3: 97.2%,
+    #                              10: 98.4%, 20: 98.4% on the offline split)
     sample: int = None           # --sample N: write N samples from the checkpoint, no training
     progress: bool = True
 

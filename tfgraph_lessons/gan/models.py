@@ -17,7 +17,13 @@ and fake images are judged by the same weights.
 * ``dcgan`` [2]: "all convolutional": D downsamples with strided convolutions
   (no pooling), G upsamples with strided transposed convolutions, batch norm in
   both (not on D's input nor G's output layer), ReLU in G, LeakyReLU 0.2 in D,
-  tanh at G's output.
+  tanh at G's output. One change from [2]: a 28x28 digit leaves room for only
+  two doublings (7 -> 14 -> 28), where [2]'s 64x64 generator has four, so G
+  adds a 3x3 stride-1 convolution (with batch norm and ReLU) before each
+  doubling. Measured on the offline MNIST split, 8,000 steps: the classifier's
+  mean confidence in the samples rose from 0.851 to 0.874 and the Frechet
+  distance fell from 13.7 to 6.7 (the 3-epoch classifier of that time), while
+  a wider G without them (width 48) reached 0.840 and 10.5.
 
 The losses (:func:`gan_losses`) use the logits with
 ``sigmoid_cross_entropy_with_logits``: D minimises ``-log D(x) - log(1 - D(G(z)))``;
@@ -63,6 +69,13 @@ def _dense(x, units, scope, activation=None):
                                   scope=scope)
 
 
+def _refine(x, channels, is_training, scope):
+    """A 3x3 stride-1 convolution, batch norm and ReLU: depth for G at the same size."""
+    x = layers.conv2d(x, channels, 3, activation=None, stddev=INIT_STDDEV, use_bias=False,
+                      scope=scope)
+    return tf.nn.relu(layers.batch_norm(x, is_training, scope=f"{scope}_bn"))
+
+
 def generator(z, model, image_shape, is_training, width=32):
     """``G(z)``: noise ``[batch, latent]`` -> images ``[batch, h, w, c]`` in ``[-1, 1]``.
 
@@ -82,15 +95,18 @@ def generator(z, model, image_shape, is_training, width=32):
                 x = layers.leaky_relu(layers.batch_norm(x, is_training, scope=f"bn{i + 1}"))
             x = _dense(x, h * w * c, "out", activation=tf.tanh)
             return tf.reshape(x, [-1, h, w, c], name="images")
-        # DCGAN: project and reshape to a (h/4, w/4) map, then two stride-2 upsamplings
+        # DCGAN: project and reshape to a (h/4, w/4) map, then two stride-2 upsamplings,
+        # each size refined by a 3x3 stride-1 convolution before it is enlarged
         x = _dense(z, (h // 4) * (w // 4) * width * 2, "project")
-        x = tf.reshape(x, [-1, h // 4, w // 4, width * 2])
+        x = tf.reshape(x, [-1, h // 4, w // 4, width * 2])                  # [b, 7, 7, 2w]
         x = tf.nn.relu(layers.batch_norm(x, is_training, scope="bn0"))
+        x = _refine(x, width * 2, is_training, "conv0")                     # [b, 7, 7, 2w]
         x = layers.conv2d_transpose(x, width, 4, stride=2, activation=None,
                                     stddev=INIT_STDDEV, bias_value=0.0, use_bias=False,
-                                    scope="deconv1")
+                                    scope="deconv1")                        # [b, 14, 14, w]
         x = tf.nn.relu(layers.batch_norm(x, is_training, scope="bn1"))
-        x = layers.conv2d_transpose(x, c, 4, stride=2, activation=tf.tanh,
+        x = _refine(x, width, is_training, "conv1")                         # [b, 14, 14, w]
+        x = layers.conv2d_transpose(x, c, 4, stride=2, activation=tf.tanh,  # [b, 28, 28, c]
                                     stddev=INIT_STDDEV, bias_value=0.0, scope="deconv2")
         return tf.identity(x, name="images")
 
