@@ -8,23 +8,36 @@ from tfgraph_lessons.core.graph import new_graph, tf, tf1
 RNG = np.random.default_rng(0)
 
 
-def np_conv2d(x, k, stride, padding):
-    """Cross-correlation as tf.nn.conv2d computes it; x [b,h,w,c], k [kh,kw,c,o]."""
+def np_conv2d(x, k, stride, padding, rate=1):
+    """Cross-correlation as tf.nn.conv2d computes it; x [b,h,w,c], k [kh,kw,c,o].
+
+    With ``rate`` the kernel's taps are ``rate`` pixels apart: the filter covers
+    ``(k - 1) * rate + 1`` pixels, and SAME pads for that effective size."""
     b, h, w, c = x.shape
     kh, kw, _, o = k.shape
+    eh, ew = (kh - 1) * rate + 1, (kw - 1) * rate + 1   # effective filter size
     if padding == "SAME":
         oh, ow = -(-h // stride), -(-w // stride)
-        ph = max((oh - 1) * stride + kh - h, 0)
-        pw = max((ow - 1) * stride + kw - w, 0)
+        ph = max((oh - 1) * stride + eh - h, 0)
+        pw = max((ow - 1) * stride + ew - w, 0)
         x = np.pad(x, ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))
     else:
-        oh, ow = (h - kh) // stride + 1, (w - kw) // stride + 1
+        oh, ow = (h - eh) // stride + 1, (w - ew) // stride + 1
     out = np.zeros((b, oh, ow, o))
     for i in range(oh):
         for j in range(ow):
-            patch = x[:, i * stride:i * stride + kh, j * stride:j * stride + kw, :]
+            patch = x[:, i * stride:i * stride + eh:rate, j * stride:j * stride + ew:rate, :]
             out[:, i, j, :] = np.tensordot(patch, k, axes=([1, 2, 3], [0, 1, 2]))
     return out
+
+
+def np_depthwise_conv2d(x, k, stride, padding, rate=1):
+    """Each input channel c under each of its filters k[:, :, c, m], alone, into output
+    channel ``c * mult + m``; x [b,h,w,c], k [kh,kw,c,mult]."""
+    c, mult = k.shape[2], k.shape[3]
+    maps = [np_conv2d(x[..., ci:ci + 1], k[:, :, ci:ci + 1, m:m + 1], stride, padding, rate)
+            for ci in range(c) for m in range(mult)]       # in the order c * mult + m
+    return np.concatenate(maps, axis=-1)
 
 
 def np_pool(x, k, s, fn):
@@ -63,6 +76,242 @@ def test_conv2d_matches_numpy(padding, stride):
     expect = np.maximum(np_conv2d(x, k, stride, padding) + b, 0)
     assert out.shape == expect.shape
     np.testing.assert_allclose(out, expect, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("padding", ["SAME", "VALID"])
+def test_dilated_conv2d_matches_numpy(padding):
+    x = RNG.normal(size=(2, 9, 8, 3)).astype(np.float32)
+    k = RNG.normal(size=(3, 3, 3, 4)).astype(np.float32)
+    b = RNG.normal(size=4).astype(np.float32)
+    with new_graph():
+        xp = L.inputs([9, 8, 3])
+        y = L.conv2d(xp, 4, 3, padding=padding, rate=2, scope="conv1")
+        assert var("conv1/weights").shape.as_list() == [3, 3, 3, 4]  # still 9 taps per map
+        static = y.shape.as_list()
+        out = run(y, {xp: x}, {var("conv1/weights"): k, var("conv1/biases"): b})
+    expect = np.maximum(np_conv2d(x, k, 1, padding, rate=2) + b, 0)
+    # a 3x3 filter at rate 2 covers 5x5: VALID leaves 9 - 4 = 5 rows and 8 - 4 = 4 columns
+    assert static == [None, *expect.shape[1:]] == ([None, 9, 8, 4] if padding == "SAME"
+                                                   else [None, 5, 4, 4])
+    np.testing.assert_allclose(out, expect, rtol=1e-4, atol=1e-4)
+
+
+SPATIAL_CASES = [("SAME", 1, 1), ("VALID", 1, 1), ("SAME", 2, 1), ("VALID", 2, 1),
+                 ("SAME", 1, 2), ("VALID", 1, 2)]   # (padding, stride, rate)
+
+
+@pytest.mark.parametrize("padding,stride,rate", SPATIAL_CASES)
+def test_depthwise_conv2d_matches_numpy(padding, stride, rate):
+    x = RNG.normal(size=(2, 9, 8, 3)).astype(np.float32)
+    k = RNG.normal(size=(3, 3, 3, 2)).astype(np.float32)
+    with new_graph():
+        xp = L.inputs([9, 8, 3])
+        y = L.depthwise_conv2d(xp, 3, stride=stride, multiplier=2, padding=padding, rate=rate,
+                               scope="dw1")
+        static = y.shape.as_list()
+        out = run(y, {xp: x}, {var("dw1/depthwise_weights"): k})
+    expect = np_depthwise_conv2d(x, k, stride, padding, rate)   # linear, no bias by default
+    assert static == [None, *expect.shape[1:]] and expect.shape[-1] == 6
+    np.testing.assert_allclose(out, expect, rtol=1e-4, atol=1e-4)
+
+
+def test_depthwise_output_channel_is_input_channel_times_multiplier_plus_filter():
+    x = np.ones((1, 4, 4, 3), np.float32) * np.array([1, 2, 3], np.float32)  # channel c = c+1
+    k = np.zeros((1, 1, 3, 2), np.float32)
+    k[0, 0, :, 0], k[0, 0, :, 1] = 1.0, 10.0     # filter m multiplies by 10 ** m
+    with new_graph():
+        xp = L.inputs([4, 4, 3])
+        y = L.depthwise_conv2d(xp, 1, multiplier=2, scope="dw1")
+        out = run(y, {xp: x}, {var("dw1/depthwise_weights"): k})
+    # output channel c * 2 + m = (c + 1) * 10 ** m
+    np.testing.assert_allclose(out[0, 0, 0], [1, 10, 2, 20, 3, 30])
+
+
+@pytest.mark.parametrize("padding,stride,rate", SPATIAL_CASES)
+def test_separable_conv2d_matches_numpy(padding, stride, rate):
+    x = RNG.normal(size=(2, 9, 8, 3)).astype(np.float32)
+    dw = RNG.normal(size=(3, 3, 3, 2)).astype(np.float32)
+    pw = RNG.normal(size=(1, 1, 6, 5)).astype(np.float32)
+    b = RNG.normal(size=5).astype(np.float32)
+    with new_graph():
+        xp = L.inputs([9, 8, 3])
+        y = L.separable_conv2d(xp, 5, 3, stride=stride, multiplier=2, padding=padding,
+                               rate=rate, scope="sep1")
+        static = y.shape.as_list()
+        out = run(y, {xp: x}, {var("sep1/depthwise_weights"): dw,
+                               var("sep1/pointwise_weights"): pw, var("sep1/biases"): b})
+    # depthwise (no activation between), then a 1x1 convolution mixing the 6 channels
+    expect = np.maximum(np_depthwise_conv2d(x, dw, stride, padding, rate) @ pw[0, 0] + b, 0)
+    assert static == [None, *expect.shape[1:]]
+    np.testing.assert_allclose(out, expect, rtol=1e-4, atol=1e-4)
+
+
+def test_depthwise_and_separable_variables_decay_and_reuse():
+    with new_graph():
+        xp = L.inputs([8, 8, 3])
+        L.depthwise_conv2d(xp, 3, multiplier=2, wd=0.1, scope="dw1")
+        L.separable_conv2d(xp, 5, (3, 5), multiplier=2, wd=0.1, scope="sep1")
+        shapes = {v.op.name: v.shape.as_list() for v in tf1.global_variables()}
+        assert shapes == {"dw1/depthwise_weights": [3, 3, 3, 2],
+                          "sep1/depthwise_weights": [3, 5, 3, 2],
+                          "sep1/pointwise_weights": [1, 1, 6, 5],
+                          "sep1/biases": [5]}
+        assert len(tf1.get_collection(L.WEIGHT_DECAY)) == 3   # one per kernel, none on biases
+        gray = L.inputs([8, 8, 1], name="gray")
+        with tf1.variable_scope(tf1.get_variable_scope(), reuse=True):
+            L.separable_conv2d(xp, 5, (3, 5), multiplier=2, scope="sep1")
+            assert len(tf1.global_variables()) == 4          # shared, none new
+            with pytest.raises(ValueError, match=r"\[sep1\].*\[3, 5, 3, 2\].*\[3, 5, 1, 2\]"):
+                L.separable_conv2d(gray, 5, (3, 5), multiplier=2, scope="sep1")
+
+
+def np_conv2d_grads(x, k, r, padding, rate):
+    """Gradients of ``sum(r * conv(x, k))`` (stride 1) with respect to x and k: every output
+    pixel's upstream gradient ``r`` flows back to the input patch it read and to the kernel."""
+    b, h, w, c = x.shape
+    kh, kw = k.shape[:2]
+    eh, ew = (kh - 1) * rate + 1, (kw - 1) * rate + 1
+    ph, pw = (eh - 1, ew - 1) if padding == "SAME" else (0, 0)
+    top, left = ph // 2, pw // 2
+    xp = np.pad(x, ((0, 0), (top, ph - top), (left, pw - left), (0, 0)))
+    gx, gk = np.zeros_like(xp), np.zeros_like(k)
+    for i in range(r.shape[1]):
+        for j in range(r.shape[2]):
+            at = (slice(None), slice(i, i + eh, rate), slice(j, j + ew, rate), slice(None))
+            gk += np.einsum("bxyc,bo->xyco", xp[at], r[:, i, j, :])
+            gx[at] += np.einsum("xyco,bo->bxyc", k, r[:, i, j, :])
+    return gx[:, top:top + h, left:left + w, :], gk
+
+
+def np_depthwise_grads(x, k, r, padding, rate):
+    """As :func:`np_conv2d_grads`, one input channel and one filter at a time."""
+    mult = k.shape[3]
+    gx, gk = np.zeros_like(x), np.zeros_like(k)
+    for c in range(k.shape[2]):
+        for m in range(mult):
+            o = c * mult + m
+            gxc, gkc = np_conv2d_grads(x[..., c:c + 1], k[:, :, c:c + 1, m:m + 1],
+                                       r[..., o:o + 1], padding, rate)
+            gx[..., c:c + 1] += gxc
+            gk[:, :, c:c + 1, m:m + 1] = gkc
+    return gx, gk
+
+
+@pytest.mark.parametrize("kind", ["conv2d", "depthwise", "separable"])
+@pytest.mark.parametrize("padding", ["SAME", "VALID"])
+def test_dilated_layers_have_cpu_gradients_that_match_numpy(kind, padding):
+    # the backward pass is what training runs: Conv2D's own dilations have no CPU gradient
+    x = RNG.normal(size=(2, 9, 8, 3)).astype(np.float32)
+    k = RNG.normal(size=(3, 3, 3, 2 if kind != "conv2d" else 4)).astype(np.float32)
+    pw = RNG.normal(size=(1, 1, 6, 4)).astype(np.float32)
+    with new_graph(), tf1.device("/CPU:0"):
+        xp = L.inputs([9, 8, 3])
+        common = dict(padding=padding, rate=2, activation=None, use_bias=False, scope="l1")
+        if kind == "conv2d":
+            y = L.conv2d(xp, 4, 3, **common)
+            kernels = {var("l1/weights"): k}
+        elif kind == "depthwise":
+            y = L.depthwise_conv2d(xp, 3, multiplier=2, **common)
+            kernels = {var("l1/depthwise_weights"): k}
+        else:
+            y = L.separable_conv2d(xp, 4, 3, multiplier=2, **common)
+            kernels = {var("l1/depthwise_weights"): k, var("l1/pointwise_weights"): pw}
+        r = RNG.normal(size=[2, *y.shape.as_list()[1:]]).astype(np.float32)
+        grads = tf.gradients(tf.reduce_sum(y * r), [xp, *kernels])
+        got = run(grads, {xp: x}, kernels)
+    if kind == "conv2d":
+        expect = np_conv2d_grads(x, k, r, padding, 2)
+    elif kind == "depthwise":
+        expect = np_depthwise_grads(x, k, r, padding, 2)
+    else:   # the pointwise 1x1 passes r back as r @ pw^T; its own gradient is dw^T r
+        dw_out = np_depthwise_conv2d(x, k, 1, padding, 2)
+        expect = (*np_depthwise_grads(x, k, r @ pw[0, 0].T, padding, 2),
+                  np.einsum("bijc,bijo->co", dw_out, r)[None, None])
+    for g, e in zip(got, expect):
+        np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-3)
+
+
+def _conv(x, **kw):
+    return L.conv2d(x, 4, 3, scope="layer1", **kw)
+
+
+def _depthwise(x, **kw):
+    return L.depthwise_conv2d(x, 3, scope="layer1", **kw)
+
+
+def _separable(x, **kw):
+    return L.separable_conv2d(x, 4, 3, scope="layer1", **kw)
+
+
+@pytest.mark.parametrize("build", [_conv, _depthwise, _separable])
+@pytest.mark.parametrize("kwargs,needle", [
+    ({"rate": 2, "stride": 2}, r"rate 2\) needs stride 1, got stride \(2, 2\)"),
+    ({"rate": 0}, r"rate \(dilation\) must be a whole number >= 1, got 0"),
+    ({"rate": 1.5}, r"whole number >= 1, got 1.5"),
+    ({"rate": 3, "padding": "VALID"}, r"a 7x7 VALID filter does not fit a 6x6 input"),
+])
+def test_dilation_errors_are_one_line_naming_the_layer(build, kwargs, needle):
+    with new_graph():
+        x = L.inputs([6, 6, 3])
+        with pytest.raises(ValueError, match=r"^\[layer1\] .*" + needle) as e:
+            build(x, **kwargs)
+        assert "\n" not in str(e.value)
+        assert not tf1.global_variables()      # refused before creating anything
+        build(x, rate=2, padding="VALID")      # 5x5 effective fits 6x6
+
+
+def test_global_avg_pool_is_the_spatial_mean_at_any_size():
+    x = RNG.normal(size=(2, 5, 7, 3)).astype(np.float32)
+    with new_graph():
+        xp = tf1.placeholder(tf.float32, [None, None, None, 3])
+        flat = L.global_avg_pool(xp)
+        kept = L.global_avg_pool(xp, keepdims=True, name="kept")
+        assert flat.shape.as_list() == [None, 3]
+        assert kept.shape.as_list() == [None, 1, 1, 3]
+        a, b = run([flat, kept], {xp: x})
+        assert not tf1.global_variables()          # no parameters
+        with pytest.raises(ValueError, match=r"^\[global_pool\] expects a 4-D tensor"):
+            L.global_avg_pool(tf1.placeholder(tf.float32, [None, 3]))
+    np.testing.assert_allclose(a, x.mean(axis=(1, 2)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(b, x.mean(axis=(1, 2), keepdims=True), rtol=1e-5, atol=1e-6)
+
+
+def np_smoothed_cross_entropy(labels, logits, e):
+    """Mean of -sum(target * log softmax(logits)), target (1 - e) one-hot + e / K."""
+    k = logits.shape[1]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_softmax = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    target = (1 - e) * np.eye(k)[labels] + e / k
+    return -(target * log_softmax).sum(axis=1).mean()
+
+
+@pytest.mark.parametrize("e", [0.0, 0.1, 0.4])
+def test_label_smoothing_matches_numpy(e):
+    logits = (RNG.normal(size=(6, 5)) * 3).astype(np.float32)
+    labels = np.array([0, 4, 2, 2, 1, 3], np.int64)
+    with new_graph():
+        lp = tf1.placeholder(tf.int64, [None])
+        zp = tf1.placeholder(tf.float32, [None, 5])
+        loss = L.softmax_cross_entropy(lp, zp, label_smoothing=e)
+        sparse = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=lp, logits=zp))
+        got, plain = run([loss, sparse], {lp: labels, zp: logits})
+    expect = np_smoothed_cross_entropy(labels, logits.astype(np.float64), e)
+    np.testing.assert_allclose(got, expect, rtol=1e-5)
+    if e == 0:
+        np.testing.assert_allclose(got, plain, rtol=1e-6)   # the plain sparse loss
+    else:
+        assert abs(got - plain) > 0.01                       # smoothing changes it
+
+
+@pytest.mark.parametrize("e", [1.0, -0.1, 1.5])
+def test_label_smoothing_outside_0_1_is_refused(e):
+    with new_graph():
+        zp = tf1.placeholder(tf.float32, [None, 5])
+        lp = tf1.placeholder(tf.int64, [None])
+        with pytest.raises(ValueError, match=r"^\[xent\] label_smoothing must be in \[0, 1\), "
+                                             rf"got {e}$"):
+            L.softmax_cross_entropy(lp, zp, label_smoothing=e, name="xent")
 
 
 def np_conv2d_transpose(x, k, stride, padding):

@@ -168,7 +168,12 @@ def conv2d(x, out_channels, ksize, stride=1, padding="SAME", activation=tf.nn.re
         shape = [kh, kw, in_channels, out_channels]
         kernel = _get_or_check("weights", shape, layer,
                                lambda: weight("weights", shape, stddev=stddev, wd=wd))
-        y = tf.nn.conv2d(x, kernel, [1, sh, sw, 1], padding=padding, dilations=[1, rate, rate, 1])
+        if rate == 1:
+            y = tf.nn.conv2d(x, kernel, [1, sh, sw, 1], padding=padding)
+        else:
+            # Conv2D's own dilations have no CPU gradient; tf.nn.convolution rearranges the
+            # map (SpaceToBatchND), runs a plain convolution and puts it back, on any device
+            y = tf.nn.convolution(x, kernel, padding=padding, dilations=[rate, rate])
         return _bias_and_activation(y, out_channels, use_bias, bias_value, activation)
 
 
