@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -88,3 +89,50 @@ def error_line(err):
     lines = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(lines) == 1, err
     return lines[0]
+
+
+# --------------------------------------------------------------------------- network counts
+
+
+def count_params(variables):
+    """The number of values in ``variables``."""
+    return int(sum(np.prod(v.shape.as_list()) for v in variables))
+
+
+def _space_to_batch_blocks(conv):
+    """A dilated convolution built as ``tf.nn.convolution`` builds it (SpaceToBatchND,
+    Conv2D, BatchToSpaceND) runs on rate^2 sub-images stacked in the batch axis: its
+    Conv2D's per-image output is 1 / rate^2 of the map. 1 for a plain Conv2D."""
+    src = conv.inputs[0].op
+    if src.type != "SpaceToBatchND":
+        return 1
+    import tensorflow as tf
+    return int(np.prod(tf.get_static_value(src.inputs[1])))
+
+
+def count_madds(graph, prefix=""):
+    """Multiply-adds of one image in a graph built at batch 1, counted here apart from
+    the library's own counter (``nets.summary``): Conv2D ``out_h*out_w*k_h*k_w*c_in*c_out``,
+    depthwise ``out_h*out_w*k_h*k_w*c_in*mult``, MatMul ``in*out``, a transposed
+    convolution on its input; biases, batch norm, pools and activations not counted.
+    Only ops whose names start with ``prefix``."""
+    total = 0
+    for op in graph.get_operations():
+        if not op.name.startswith(prefix):
+            continue
+        if op.type == "Conv2D":
+            _, oh, ow, co = op.outputs[0].shape.as_list()
+            kh, kw, ci, _ = op.inputs[1].shape.as_list()
+            total += oh * ow * kh * kw * ci * co * _space_to_batch_blocks(op)
+        elif op.type == "DepthwiseConv2dNative":
+            _, oh, ow, _ = op.outputs[0].shape.as_list()
+            kh, kw, ci, mult = op.inputs[1].shape.as_list()
+            total += oh * ow * kh * kw * ci * mult
+        elif op.type == "MatMul":
+            n_in, n_out = op.inputs[1].shape.as_list()
+            total += n_in * n_out
+        elif op.type == "Conv2DBackpropInput":   # transposed convolution: counted on its input
+            kh, kw, co, ci = op.inputs[1].shape.as_list()
+            _, ih, iw, _ = op.inputs[2].shape.as_list()
+            total += ih * iw * kh * kw * ci * co
+    return total

@@ -51,6 +51,26 @@ class NetInfo:
     cifar: bool = True
 
 
+def check_images(images, scope, min_size, accepted=None, known_size=True):
+    """The input check every builder starts with: ``images`` must be
+    ``[batch, height, width, channels]`` with known channels and a height and width of
+    at least ``min_size`` (known, unless ``known_size=False``).
+
+    Raises:
+      ValueError: ``"[scope] needs <accepted>, got shape ..."``; ``accepted`` says what
+        the network takes (default ``"images of at least NxN: height and width >= N"``).
+    """
+    shape = images.shape
+    if shape.rank != 4 or shape[-1] is None:
+        raise ValueError(f"[{scope}] needs images [batch, height, width, channels] with known "
+                         f"channels, got shape {shape}")
+    accepted = accepted or (f"images of at least {min_size}x{min_size}: height and width "
+                            f">= {min_size}")
+    for d in (shape[1], shape[2]):
+        if (d is None and known_size) or (d is not None and d < min_size):
+            raise ValueError(f"[{scope}] needs {accepted}, got shape {shape}")
+
+
 def register(name, **info):
     """Decorator: ``@register('vgg16', family='vgg', input_shape=(224, 224, 3), ...)``
     adds a builder to :data:`NETS` and its :class:`NetInfo` to :data:`INFO`."""
@@ -86,7 +106,8 @@ def names(cifar=None):
     return sorted(n for n in NETS if cifar is None or INFO[n].cifar == cifar)
 
 
-MODULES = ("slide_cnn", "resnet")
+MODULES = ("slide_cnn", "resnet", "lenet", "alexnet", "vgg", "nin", "resnet_imagenet",
+           "googlenet", "inception_v3", "inception_v4", "xception", "enet", "fractalnet")
 
 
 def _load():
