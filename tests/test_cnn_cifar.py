@@ -181,10 +181,97 @@ def test_image_size_the_network_cannot_take(tmp_path, capsys, monkeypatch):
 
     nets.get("slide_cnn")  # load the registry before adding to it
     monkeypatch.setitem(nets.NETS, "needs_32px", needs_32px)
+    monkeypatch.setitem(nets.INFO, "needs_32px", nets.NetInfo("needs_32px"))  # a CIFAR one
     status, _, err = run_cli(["--dataset", "digits", "--model", "needs_32px",
                               "--out", str(tmp_path)], capsys)
     assert status == 2
     assert "--model needs_32px cannot take the digits images (8x8x1)" in error_line(err)
+
+
+def _register_fake(monkeypatch, name, builder, **info):
+    """Put ``builder`` in the registry for this test only (the real registry loaded first)."""
+    from tfgraph_lessons import nets
+
+    nets.names()
+    monkeypatch.setitem(nets.NETS, name, builder)
+    monkeypatch.setitem(nets.INFO, name, nets.NetInfo(name, **info))
+
+
+def _never_called(images, num_classes, is_training, keep_prob=1.0, wd=None):
+    raise AssertionError("an ImageNet-size network was built")
+
+
+def test_model_choices_are_the_cifar_networks_in_help(monkeypatch, capsys):
+    from tfgraph_lessons import nets
+
+    _register_fake(monkeypatch, "fake_imagenet_net", _never_called,
+                   input_shape=(224, 224, 3), num_classes=1000, cifar=False)
+    with pytest.raises(SystemExit):
+        cnn_cifar.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    model_help = text.split("--model MODEL ")[-1].split(" --optimizer")[0]
+    listed = model_help.split("(32x32 images): ")[1].split(" (default: slide_cnn)")[0]
+    assert listed.split(", ") == nets.names(cifar=True)
+    assert {"slide_cnn", "resnet20"} <= set(listed.split(", "))
+    assert "fake_imagenet_net" in nets.names() and "fake_imagenet_net" not in text
+
+
+def test_an_imagenet_size_model_is_refused_before_loading_data(tmp_path, capsys, monkeypatch):
+    from tfgraph_lessons import nets
+
+    _register_fake(monkeypatch, "fake_imagenet_net", _never_called,
+                   input_shape=(224, 224, 3), num_classes=1000, cifar=False)
+
+    def no_data(config):
+        raise AssertionError("data loaded before --model was checked")
+
+    monkeypatch.setattr(cnn_cifar, "load_splits", no_data)
+    choices = ", ".join(nets.names(cifar=True))
+    for name in ["fake_imagenet_net"] + nets.names(cifar=False):  # and any real one (vgg16...)
+        status, _, err = run_cli(["--model", name, "--fast", "--out", str(tmp_path / "o")],
+                                 capsys)
+        line = error_line(err)
+        assert status == 2, name
+        size = "x".join(map(str, nets.info(name).input_shape))
+        assert f"--model {name} is an ImageNet-size network ({size} input)" in line
+        assert line.endswith(f"the CIFAR-size ones (32x32): {choices}")
+        assert not (tmp_path / "o").exists()
+
+
+def test_unknown_model_names_the_cifar_choices(tmp_path, capsys):
+    from tfgraph_lessons import nets
+
+    status, _, err = run_cli(["--model", "vgg99", "--out", str(tmp_path / "o")], capsys)
+    assert status == 2 and error_line(err) == (
+        "error: unknown --model 'vgg99'; the CIFAR-size networks: "
+        + ", ".join(nets.names(cifar=True)))
+
+
+@pytest.mark.parametrize("dropout,weight_decay,expect", [
+    (True, 5e-4, {"keep_prob": 0.5, "wd": 5e-4}),
+    (False, 0.0, {"keep_prob": 1.0, "wd": None})])
+def test_the_model_gets_keep_prob_and_weight_decay(dropout, weight_decay, expect,
+                                                   monkeypatch):
+    from tfgraph_lessons import nets
+    from tfgraph_lessons.core.graph import new_graph
+
+    calls = []
+
+    def recording(images, num_classes, is_training, **kwargs):
+        calls.append(kwargs)
+        return nets.get("slide_cnn")(images, num_classes, is_training, **kwargs)
+
+    _register_fake(monkeypatch, "recording", recording)
+    config = cnn_cifar.CNNConfig(dataset="digits", model="recording", dropout=dropout,
+                                 weight_decay=weight_decay)
+    with new_graph():
+        cnn_cifar.build_graph(config, (32, 32, 3), 10, [0.0] * 3, [1.0] * 3, train_steps=10)
+    assert calls == [expect]
+    config.model = "fake_imagenet_net"
+    _register_fake(monkeypatch, "fake_imagenet_net", _never_called, cifar=False,
+                   input_shape=(224, 224, 3))
+    with new_graph(), pytest.raises(ValueError, match="ImageNet-size"):   # not built either
+        cnn_cifar.build_graph(config, (32, 32, 3), 10, [0.0] * 3, [1.0] * 3, train_steps=10)
 
 
 def test_log_placement_shows_the_convolutions(tmp_path, capsys):

@@ -1,9 +1,15 @@
 """CNN chapter: train the slides' network on CIFAR-10 (the project's main job).
 
     python -m tfgraph_lessons.cnn_cifar [--dataset cifar10|cifar100|mnist|svhn|digits]
-        [--model slide_cnn|resnet20|...] [--optimizer momentum|adam] [--lr LR]
+        [--model NAME] [--optimizer momentum|adam] [--lr LR]
         [--weight-decay WD] [--no-dropout] [--no-augment] [--experiment overfitting]
         [--eval-steps N] [--log-placement] [shared lesson options]
+
+``--model`` takes any network of the registry (:mod:`tfgraph_lessons.nets`) built
+for 32x32 images (``nets.names(cifar=True)``: ``slide_cnn``, the CIFAR ResNets,
+NIN, ...); ``python -m tfgraph_lessons.cnn_cifar --help`` lists them. An
+ImageNet-size network is refused before any data is loaded (the chapter 06 command
+``python -m tfgraph_lessons.architectures --summary NAME`` shows those).
 
 The slides' scheme: ``x_ = placeholder([None, height, width, color_ch])``,
 ``y_`` for the labels, the network of :mod:`tfgraph_lessons.nets.slide_cnn`
@@ -145,7 +151,7 @@ def build_graph(config, image_shape, num_classes, mean, std, train_steps):
     with tf.name_scope("standardize"):
         images = (tf.cast(x_, tf.float32) - tf.constant(mean, tf.float32)) / tf.constant(
             std, tf.float32)                                  # [b, H, W, C], mean 0, std 1
-    builder = nets.get(config.model)
+    builder = cifar_model(config.model)
     keep_prob = config.keep_prob if config.dropout else 1.0
     try:
         logits, end_points = builder(images, num_classes, is_training, keep_prob=keep_prob,
@@ -594,6 +600,24 @@ def resolve_config(config):
     return config
 
 
+def cifar_model(name):
+    """The registry's builder for ``--model name``, if it is a CIFAR-size network.
+
+    Raises:
+      UsageError: ``name`` is not registered, or is an ImageNet-size network (the
+        message names the CIFAR-size choices).
+    """
+    choices = ", ".join(nets.names(cifar=True))
+    if name not in nets.names():
+        raise UsageError(f"unknown --model {name!r}; the CIFAR-size networks: {choices}")
+    info = nets.info(name)
+    if not info.cifar:
+        size = "x".join(str(d) for d in info.input_shape)
+        raise UsageError(f"--model {name} is an ImageNet-size network ({size} input); "
+                         f"this lesson trains the CIFAR-size ones (32x32): {choices}")
+    return nets.get(name)
+
+
 def default_out(config):
     """``runs/cnn_cifar/<dataset>_<model>`` (``overfitting_...`` for the experiment)."""
     return cli.default_out(LESSON, config.experiment, config.dataset, config.model,
@@ -606,7 +630,7 @@ def run(config):
     out = Path(config.out or default_out(config))
     resolve_device(config.device, notice=lambda msg: None,  # bad --device: fail before data
                    soft_placement=config.soft_placement)
-    nets.get(config.model)  # unknown --model: fail before loading data
+    cifar_model(config.model)  # unknown or ImageNet-size --model: fail before loading data
     rundir.prepare_run_dir(out, resume=config.resume, overwrite=config.overwrite,
                            extra_outputs=tuple(OVERFITTING_ARMS) if config.experiment else ())
     if config.fast:
@@ -624,7 +648,8 @@ def parse_config(argv=None):
     cli.add_dataset_argument(parser, CNNConfig.dataset,
                              help="cifar10, cifar100, mnist, svhn or digits (offline)")
     parser.add_argument("--model", default=CNNConfig.model,
-                        help="a network from the registry: " + ", ".join(nets.names()))
+                        help="a CIFAR-size network from the registry (32x32 images): "
+                             + ", ".join(nets.names(cifar=True)))
     parser.add_argument("--optimizer", default=CNNConfig.optimizer, choices=["momentum", "adam"],
                         help="SGD with momentum 0.9 (the slides'), or Adam")
     cli.add_lr_argument(parser, CNNConfig.lr,
