@@ -67,6 +67,7 @@ MODULES = [
     "tfgraph_lessons.figures.cnn",
     "tfgraph_lessons.figures.rnn",
     "tfgraph_lessons.figures.rnn_cells",
+    "tfgraph_lessons.figures.architectures",
 ]
 
 DEFAULT_OUT = Path("runs") / "figures"  # beside the lessons' runs/<lesson>; git-ignored
