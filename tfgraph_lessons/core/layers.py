@@ -162,9 +162,7 @@ def conv2d(x, out_channels, ksize, stride=1, padding="SAME", activation=tf.nn.re
     (kh, kw), (sh, sw), padding = _pair(ksize), _pair(stride), padding.upper()
     with tf1.variable_scope(scope) as sc:
         layer = sc.name
-        in_channels = _check_image_input(x, padding, layer)
-        _check_rate(rate, sh, sw, layer)
-        _check_fits(x, (kh - 1) * rate + 1, (kw - 1) * rate + 1, padding, layer)
+        in_channels = _check_filter_input(x, kh, kw, sh, sw, padding, rate, layer)
         shape = [kh, kw, in_channels, out_channels]
         kernel = _get_or_check("weights", shape, layer,
                                lambda: weight("weights", shape, stddev=stddev, wd=wd))
@@ -175,6 +173,15 @@ def conv2d(x, out_channels, ksize, stride=1, padding="SAME", activation=tf.nn.re
             # map (SpaceToBatchND), runs a plain convolution and puts it back, on any device
             y = tf.nn.convolution(x, kernel, padding=padding, dilations=[rate, rate])
         return _bias_and_activation(y, out_channels, use_bias, bias_value, activation)
+
+
+def _check_filter_input(x, kh, kw, sh, sw, padding, rate, layer):
+    """Every filter layer's checks (rank, padding, channels, dilation, a VALID filter
+    that fits); returns the input's channels."""
+    in_channels = _check_image_input(x, padding, layer)
+    _check_rate(rate, sh, sw, layer)
+    _check_fits(x, (kh - 1) * rate + 1, (kw - 1) * rate + 1, padding, layer)
+    return in_channels
 
 
 def _check_rate(rate, sh, sw, layer):
@@ -217,9 +224,7 @@ def depthwise_conv2d(x, ksize, stride=1, multiplier=1, padding="SAME", activatio
     (kh, kw), (sh, sw), padding = _pair(ksize), _pair(stride), padding.upper()
     with tf1.variable_scope(scope) as sc:
         layer = sc.name
-        in_channels = _check_image_input(x, padding, layer)
-        _check_rate(rate, sh, sw, layer)
-        _check_fits(x, (kh - 1) * rate + 1, (kw - 1) * rate + 1, padding, layer)
+        in_channels = _check_filter_input(x, kh, kw, sh, sw, padding, rate, layer)
         shape = [kh, kw, in_channels, multiplier]
         kernel = _get_or_check("depthwise_weights", shape, layer,
                                lambda: weight("depthwise_weights", shape, stddev=stddev, wd=wd))
@@ -245,9 +250,7 @@ def separable_conv2d(x, out_channels, ksize, stride=1, multiplier=1, padding="SA
     (kh, kw), (sh, sw), padding = _pair(ksize), _pair(stride), padding.upper()
     with tf1.variable_scope(scope) as sc:
         layer = sc.name
-        in_channels = _check_image_input(x, padding, layer)
-        _check_rate(rate, sh, sw, layer)
-        _check_fits(x, (kh - 1) * rate + 1, (kw - 1) * rate + 1, padding, layer)
+        in_channels = _check_filter_input(x, kh, kw, sh, sw, padding, rate, layer)
         dw_shape = [kh, kw, in_channels, multiplier]
         pw_shape = [1, 1, in_channels * multiplier, out_channels]
         depthwise = _get_or_check("depthwise_weights", dw_shape, layer,

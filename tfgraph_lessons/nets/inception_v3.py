@@ -88,8 +88,8 @@ REDUCTION_17_TO_8 = Module((                              # 320 + 192 + 768
     (Pool("max", 3, 2, "VALID"),),
 ))
 
-# The network, one row per layer; output shapes at 299x299x3.
-LAYERS = (
+# The stem, shared by the released Inception-ResNet-v2 (nets.inception_v4).
+STEM = (
     ("conv2d_1a_3x3", Conv(32, 3, 2, "VALID")),           # [b, 149, 149, 32]
     ("conv2d_2a_3x3", Conv(32, 3, 1, "VALID")),           # [b, 147, 147, 32]
     ("conv2d_2b_3x3", Conv(64, 3)),                       # [b, 147, 147, 64]
@@ -97,6 +97,11 @@ LAYERS = (
     ("conv2d_3b_1x1", Conv(80, 1, 1, "VALID")),           # [b, 73, 73, 80]
     ("conv2d_4a_3x3", Conv(192, 3, 1, "VALID")),          # [b, 71, 71, 192]
     ("maxpool_5a_3x3", Pool("max", 3, 2, "VALID")),       # [b, 35, 35, 192]
+)
+
+# The network, one row per layer; output shapes at 299x299x3.
+LAYERS = (
+    *STEM,
     ("mixed_5b", module_a(32)),                           # [b, 35, 35, 256]
     ("mixed_5c", module_a(64)),                           # [b, 35, 35, 288]
     ("mixed_5d", module_a(64)),                           # [b, 35, 35, 288]

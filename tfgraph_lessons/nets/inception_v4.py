@@ -37,7 +37,7 @@ Usage::
     logits, end_points = inception_resnet_v2(images, 1000, is_training)
 """
 from tfgraph_lessons.core.graph import tf1
-from tfgraph_lessons.nets import check_images, register
+from tfgraph_lessons.nets import check_images, inception_v3, register
 from tfgraph_lessons.nets.inception import (Conv, Module, Pool, Residual, Split, apply_layer,
                                             classifier_head)
 
@@ -149,13 +149,7 @@ RES_V2_REDUCTION_B = Module((                                         # Figure 1
     (Pool("max", 3, 2, "VALID"),),
 ))
 INCEPTION_RESNET_V2 = (
-    ("conv2d_1a_3x3", Conv(32, 3, 2, "VALID")),                       # [b, 149, 149, 32]
-    ("conv2d_2a_3x3", Conv(32, 3, 1, "VALID")),                       # [b, 147, 147, 32]
-    ("conv2d_2b_3x3", Conv(64, 3)),                                   # [b, 147, 147, 64]
-    ("maxpool_3a_3x3", Pool("max", 3, 2, "VALID")),                   # [b, 73, 73, 64]
-    ("conv2d_3b_1x1", Conv(80, 1, 1, "VALID")),                       # [b, 73, 73, 80]
-    ("conv2d_4a_3x3", Conv(192, 3, 1, "VALID")),                      # [b, 71, 71, 192]
-    ("maxpool_5a_3x3", Pool("max", 3, 2, "VALID")),                   # [b, 35, 35, 192]
+    *inception_v3.STEM,                                               # [b, 35, 35, 192]
     ("mixed_5b", Module(((Conv(96, 1),), (Conv(48, 1), Conv(64, 5)),
                          (Conv(64, 1), Conv(96, 3), Conv(96, 3)),
                          (Pool("avg", 3), Conv(64, 1))))),            # [b, 35, 35, 320]
