@@ -26,6 +26,8 @@ EXTRAS_REQUIRE = {
         "nbformat>=5.10",
         "nbclient>=0.10",
         "ipykernel>=6.29",
+        # the COCO evaluator itself: the detection chapter's AP is checked against it
+        "pycocotools>=2.0.7",
     ],
     "gpu": ["tensorflow[and-cuda]>=2.16,<2.22"],
 }
