@@ -80,13 +80,15 @@ class RunningMeans:
         return entry
 
 
-def format_entry(entry, rate=("img/s", 1)):
+def format_entry(entry, rate=("img/s", 1), show=()):
     """One line per evaluation, each number labelled with what it measures::
 
         epoch 3  step 1170  batches (training mode): loss 1.234 acc 55.1%  |  inference: train 60.2%  val 52.0%  test 51.3%  val loss 1.301  |  812 img/s
 
     ``rate``: ``(unit, scale)`` of the throughput: examples per second times ``scale``
     (a text model's examples are windows of ``scale`` characters: ``('chars/s', 50)``).
+    ``show``: ``(key, label)`` pairs of the lesson's own numbers, printed when the
+    entry has them (``val mAP@0.5 0.912``).
     """
     batches = f"batches (training mode): loss {entry['train_running_loss']:.3f}"
     if "train_running_accuracy" in entry:
@@ -97,6 +99,7 @@ def format_entry(entry, rate=("img/s", 1)):
                  if f"{split}_accuracy" in entry]
     if "val_loss" in entry:
         inference.append(f"val loss {entry['val_loss']:.3f}")
+    inference += [f"{label} {entry[key]:.3f}" for key, label in show if key in entry]
     if inference:
         parts.append("| inference: " + "  ".join(inference))
     if entry.get("images_per_second"):

@@ -90,6 +90,8 @@ class Trainer:
         model, seed, split sizes, image shape ...): saved in ``state.json`` and
         compared on ``resume``; a difference is a
         :class:`~tfgraph_lessons.core.errors.UsageError` naming the setting.
+      show: ``(key, label)`` pairs: numbers an ``on_epoch_end`` adds to the entry,
+        printed in each evaluation line (``(('val_map_50', 'val mAP@0.5'),)``).
 
     A model with a ``summary`` op has it written every ``summary_steps`` steps
     in place of the loss/accuracy scalars, and its summaries are not written
@@ -98,7 +100,7 @@ class Trainer:
 
     def __init__(self, graph, model, out_dir, *, resume=False, seed=0, config=None,
                  max_to_keep=3, histograms=True, finalize=True, progress=True,
-                 train_log_subdir="train", identity=None, rate=("img/s", 1)):
+                 train_log_subdir="train", identity=None, rate=("img/s", 1), show=()):
         missing = [k for k in REQUIRED_KEYS if k not in model]
         if missing:
             raise ValueError(f"[Trainer] model dict lacks {missing}; build_graph must return "
@@ -108,7 +110,7 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.ckpt_dir = self.out_dir / "checkpoints"
         self.log_dir = self.out_dir / "logs"
-        self.progress, self.rate = progress, rate
+        self.progress, self.rate, self.show = progress, rate, tuple(show)
         self.history = []
         self.train_seconds = 0.0
         self.train_images_seen = 0
@@ -427,7 +429,7 @@ class Trainer:
                                                       step)
         for writer in self._writers.values():
             writer.flush()
-        self._report(format_entry(entry, self.rate))
+        self._report(format_entry(entry, self.rate, self.show))
 
     def _stop_on_nan(self, loss, step, epoch):
         state = rundir.read_state(self.ckpt_dir) if self.ckpt_dir.is_dir() else None
