@@ -68,6 +68,7 @@ MODULES = [
     "tfgraph_lessons.figures.rnn",
     "tfgraph_lessons.figures.rnn_cells",
     "tfgraph_lessons.figures.architectures",
+    "tfgraph_lessons.figures.detection",
 ]
 
 DEFAULT_OUT = Path("runs") / "figures"  # beside the lessons' runs/<lesson>; git-ignored
