@@ -5,7 +5,8 @@ import importlib
 import pytest
 
 LESSONS = ("cnn_cifar", "tf_mechanism", "towers", "distributed", "rnn_mnist", "char_rnn",
-           "rnn_timeseries", "rl_frozenlake", "rl_cartpole", "gan_mnist", "detection")
+           "rnn_timeseries", "rl_frozenlake", "rl_cartpole", "gan_mnist", "detection",
+           "preprocessing")
 
 
 def parser_of(lesson, monkeypatch):
