@@ -69,6 +69,8 @@ MODULES = [
     "tfgraph_lessons.figures.rnn_cells",
     "tfgraph_lessons.figures.architectures",
     "tfgraph_lessons.figures.detection",
+    "tfgraph_lessons.figures.preprocessing",
+    "tfgraph_lessons.figures.ml_basics",
 ]
 
 DEFAULT_OUT = Path("runs") / "figures"  # beside the lessons' runs/<lesson>; git-ignored
