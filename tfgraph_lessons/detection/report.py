@@ -116,7 +116,7 @@ def best_matches(test, found, count=4):
     boxes that a detection of the right class overlaps."""
     pairs = []
     for i in range(len(test)):
-        boxes, scores, classes = found[0][i], found[1][i], found[2][i]
+        boxes, classes = found[0][i], found[2][i]
         for gt, c in zip(test.boxes[i], test.classes[i]):
             same = boxes[classes == c]
             if len(same):
