@@ -118,10 +118,14 @@ def markdown_table(rows):
     """The comparison as a Markdown table (``comparison.md``, the README's table)."""
     lines = ["| algorithm | data set | measure | ours | scikit-learn | ours (s) | "
              "scikit-learn (s) | requirement |", "|" + " --- |" * 8]
+    def cell(text):
+        return str(text).replace("|", "\\|")     # a norm ||w|| must not end the cell
+
     for r in rows:
-        lines.append(f"| {r['algorithm']} | {r['dataset']} | {r['metric']} | "
+        lines.append(f"| {cell(r['algorithm'])} | {cell(r['dataset'])} | {cell(r['metric'])} | "
                      f"{format_number(r['ours'])} | {format_number(r['sklearn'])} | "
-                     f"{r['ours_seconds']:.2f} | {r['sklearn_seconds']:.2f} | {r['check']} |")
+                     f"{r['ours_seconds']:.2f} | {r['sklearn_seconds']:.2f} | "
+                     f"{cell(r['check'])} |")
     return "\n".join(lines) + "\n"
 
 
