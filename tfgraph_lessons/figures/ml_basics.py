@@ -36,7 +36,7 @@ def ml_map_figure():
         members = [a for a in ALGORITHMS if a.learning == group]
         ax.text(col + 0.5, 0.96, f"{group} learning", ha="center", va="top",
                 fontsize=13, weight="bold")
-        step = min(0.12, 0.86 / max(len(members), 1))
+        step = min(0.11, 0.76 / max(len(members), 1))   # leaves room for the footnote
         for i, a in enumerate(members):
             y = 0.86 - (i + 1) * step
             moved = a.slide != a.learning
@@ -48,9 +48,9 @@ def ml_map_figure():
                     fontsize=10, va="center", weight="bold")
             ax.text(col + 0.1, y + step * 0.2, a.where, fontsize=7.5, va="center",
                     color="#444444")
-    ax.text(0, 0.0, "* the slide puts it on the other side: " + "; ".join(
-        f"{a.name}: {a.note}" for a in ALGORITHMS if a.slide != a.learning),
-        fontsize=7.5, va="bottom", wrap=True)
+    moved = [a for a in ALGORITHMS if a.slide != a.learning]
+    ax.text(0.02, 0.0, "\n".join(f"* the slide lists {a.name} under {a.slide} learning; "
+                                  f"{a.note}" for a in moved), fontsize=8, va="bottom")
     return fig
 
 
