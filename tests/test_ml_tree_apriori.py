@@ -377,6 +377,6 @@ def test_apriori_bad_input_names_the_argument():
 
 def test_apriori_compare_row():
     (row,) = compare_apriori(seed=0, fast=True)
-    assert set(row) == COMPARE_KEYS
+    assert set(row) == COMPARE_KEYS | {"reference"}
     assert row["passed"] and row["ours"] == row["sklearn"] > 13          # beyond single items
     assert "yes" in row["check"]

@@ -17,7 +17,8 @@ Oja's direction within 1 degree of PCA's, Apriori equal to brute force).
 
 Writes ``runs/ml_basics/comparison`` (``_fast`` in fast mode): ``metrics.json``
 (``algorithms``: one object per algorithm with ``dataset``, ``metric``, ``ours``,
-``sklearn``, ``ours_seconds``, ``sklearn_seconds``, ``check``, ``passed``) and
+``sklearn``, ``ours_seconds``, ``sklearn_seconds``, ``check``, ``passed``; ``reference``
+where the counterpart is not scikit-learn's, as for Apriori) and
 ``comparison.md`` (the table).
 """
 import dataclasses
@@ -107,11 +108,14 @@ def format_number(value):
 
 
 def format_row(row):
+    """Two lines: the algorithm and its data set, then the measure, both results with
+    their seconds, and the requirement."""
     mark = "ok  " if row["passed"] else "FAIL"
-    return (f"{mark} {row['algorithm']:<42} {row['metric']:<30} ours "
-            f"{format_number(row['ours']):>9} ({row['ours_seconds']:6.2f} s)  scikit-learn "
-            f"{format_number(row['sklearn']):>9} ({row['sklearn_seconds']:6.2f} s)  "
-            f"{row['check']}")
+    return (f"{mark} {row['algorithm']} on {row['dataset']}\n"
+            f"     {row['metric']}: ours {format_number(row['ours'])} "
+            f"({row['ours_seconds']:.2f} s), {row.get('reference', 'scikit-learn')} "
+            f"{format_number(row['sklearn'])} "
+            f"({row['sklearn_seconds']:.2f} s); {row['check']}")
 
 
 def markdown_table(rows):
@@ -123,7 +127,8 @@ def markdown_table(rows):
 
     for r in rows:
         lines.append(f"| {cell(r['algorithm'])} | {cell(r['dataset'])} | {cell(r['metric'])} | "
-                     f"{format_number(r['ours'])} | {format_number(r['sklearn'])} | "
+                     f"{format_number(r['ours'])} | {format_number(r['sklearn'])}"
+                     f"{'' if 'reference' not in r else ' (' + r['reference'] + ')'} | "
                      f"{r['ours_seconds']:.2f} | {r['sklearn_seconds']:.2f} | "
                      f"{cell(r['check'])} |")
     return "\n".join(lines) + "\n"
