@@ -25,7 +25,6 @@ from tfgraph_lessons.detection.evaluate import (average_precision, evaluate_dete
                                                 match_detections)
 from tfgraph_lessons.detection.suppression import greedy_nms_np, nms, nms_per_class
 from tfgraph_lessons.detection.regions import crop_and_resize, roi_pool, spatial_pyramid_pool
-from tfgraph_lessons.detection.lesson import main, parse_config, run  # noqa: E402 (last: it uses the rest)
 
 __all__ = [
     "area", "center_to_corners", "check_boxes", "clip_boxes", "corners_to_center",
@@ -37,3 +36,13 @@ __all__ = [
     "average_precision", "evaluate_detections", "match_detections",
     "main", "parse_config", "run",
 ]
+
+
+def __getattr__(name):
+    """The lesson's entry points (main, parse_config, run), imported on first use, so that
+    ``python -m tfgraph_lessons.detection.lesson`` does not find its module already imported."""
+    if name in ('main', 'parse_config', 'run'):
+        from tfgraph_lessons.detection import lesson
+
+        return getattr(lesson, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -347,3 +347,7 @@ def parse_config(argv=None):
 
 def main(argv=None):
     return cli.run_main(lambda: run(parse_config(argv)))
+
+
+if __name__ == "__main__":
+    main()

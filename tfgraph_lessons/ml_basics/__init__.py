@@ -16,9 +16,18 @@ from tfgraph_lessons.ml_basics.linear import Lasso, LogisticRegression, lasso_pa
 from tfgraph_lessons.ml_basics.neighbors import KNeighborsClassifier
 from tfgraph_lessons.ml_basics.rbm import BernoulliRBM
 from tfgraph_lessons.ml_basics.tree import DecisionTreeClassifier
-from tfgraph_lessons.ml_basics.lesson import ALGORITHMS, main, parse_config, run  # noqa: E402
 
 __all__ = ["LogisticRegression", "Lasso", "lasso_path", "KNeighborsClassifier", "KMeans",
            "DecisionTreeClassifier", "apriori", "association_rules", "BernoulliRBM",
            "HebbianNeuron", "OjaPCA", "hebb_rule", "oja_rule", "ALGORITHMS", "main",
            "parse_config", "run"]
+
+
+def __getattr__(name):
+    """The lesson's entry points (ALGORITHMS, main, parse_config, run), imported on first use, so that
+    ``python -m tfgraph_lessons.ml_basics.lesson`` does not find its module already imported."""
+    if name in ('ALGORITHMS', 'main', 'parse_config', 'run'):
+        from tfgraph_lessons.ml_basics import lesson
+
+        return getattr(lesson, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -213,3 +213,7 @@ def main(argv=None):
             return list_algorithms()
         return run(config)
     return cli.run_main(go)
+
+
+if __name__ == "__main__":
+    main()

@@ -59,7 +59,6 @@ from tfgraph_lessons.preprocessing.transforms import (augmentations, batch_plan,
                                                       normalisation, split_report)
 from tfgraph_lessons.preprocessing.networks import (fit_sector_classifier, overfitting_demo,
                                                     relu_question, sector_points)
-from tfgraph_lessons.preprocessing.lesson import PrepConfig, main, parse_config, run  # noqa: E402
 
 __all__ = [
     "survey_datasets", "sample_photos", "colour_images", "coco_example", "write_coco_example",
@@ -69,3 +68,13 @@ __all__ = [
     "sector_points", "fit_sector_classifier", "relu_question", "overfitting_demo",
     "PrepConfig", "run", "parse_config", "main",
 ]
+
+
+def __getattr__(name):
+    """The lesson's entry points (PrepConfig, main, parse_config, run), imported on first use, so that
+    ``python -m tfgraph_lessons.preprocessing.lesson`` does not find its module already imported."""
+    if name in ('PrepConfig', 'main', 'parse_config', 'run'):
+        from tfgraph_lessons.preprocessing import lesson
+
+        return getattr(lesson, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
