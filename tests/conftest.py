@@ -136,3 +136,25 @@ def count_madds(graph, prefix=""):
             _, ih, iw, _ = op.inputs[2].shape.as_list()
             total += ih * iw * kh * kw * ci * co
     return total
+
+
+# --------------------------------------------------------------------------- figures
+
+
+@pytest.fixture
+def made():
+    """``made(name)`` -> the registered figure ``name`` drawn; every one is closed after the test."""
+    import matplotlib.pyplot as plt
+
+    from tfgraph_lessons import figures
+
+    figures.load_all()
+    opened = []
+
+    def make(name):
+        opened.append(figures.make(name))
+        return opened[-1]
+
+    yield make
+    for fig in opened:
+        plt.close(fig)

@@ -1,6 +1,5 @@
 """The detection chapter's registered figures show what the ops compute."""
 import numpy as np
-import pytest
 
 from tfgraph_lessons import figures
 from tfgraph_lessons.detection import boxes as box_ops
@@ -9,22 +8,6 @@ from tfgraph_lessons.figures import detection as det_figures
 
 NAMES = ("detection_bounding_box", "detection_iou", "detection_nms", "detection_anchors",
          "detection_pipeline")
-
-
-@pytest.fixture
-def made():
-    import matplotlib.pyplot as plt
-
-    figures.load_all()
-    opened = []
-
-    def make(name):
-        opened.append(figures.make(name))
-        return opened[-1]
-
-    yield make
-    for fig in opened:
-        plt.close(fig)
 
 
 def test_every_slide_topic_of_the_chapter_is_registered():

@@ -191,22 +191,6 @@ def test_a_folder_with_a_run_is_refused(fast_run, capsys):
 # --------------------------------------------------------------------------- figures
 
 
-@pytest.fixture
-def made():
-    import matplotlib.pyplot as plt
-
-    figures.load_all()
-    opened = []
-
-    def make(name):
-        opened.append(figures.make(name))
-        return opened[-1]
-
-    yield make
-    for fig in opened:
-        plt.close(fig)
-
-
 def test_figures_are_registered_and_render(tmp_path, monkeypatch):
     monkeypatch.setenv("TFGRAPH_DATA", str(tmp_path / "empty"))
     figures.load_all()
