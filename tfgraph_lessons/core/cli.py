@@ -3,6 +3,7 @@
     python -m tfgraph_lessons.<lesson> [--data-dir D] [--out D] [--epochs N | --steps N]
         [--batch-size N] [--device auto|cpu|gpu|/GPU:1] [--seed N] [--fast]
         [--resume | --overwrite] [--no-soft-placement] [--intra-threads N] [--inter-threads N]
+        [--verbose]
 
 Fast mode (``--fast`` or ``TFGRAPH_FAST=1``) shrinks a run to a smoke test, but
 a length given on the command line (``--epochs``, ``--steps``) wins over it, and
@@ -40,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tfgraph_lessons.core.errors import TFGraphError, UsageError
+from tfgraph_lessons.core.startup import VERBOSE_ENV, VERBOSE_FLAG
 
 FAST_ENV = "TFGRAPH_FAST"
 
@@ -119,11 +121,19 @@ class OneLineParser(argparse.ArgumentParser):
 
     Checks added with :meth:`add_check` run on the parsed arguments (checks of
     one flag against the others, or of values argparse's ``type`` cannot judge).
+
+    Every command accepts ``--verbose``. It has already acted when the parser
+    runs: :mod:`tfgraph_lessons.core.startup` reads it from ``sys.argv`` when
+    the package is imported, before TensorFlow loads; the parser only accepts
+    it and documents it.
     """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._checks = []
+        self.add_argument(VERBOSE_FLAG, action="store_true",
+                          help="let TensorFlow's start-up log lines through to stderr "
+                               f"(also {VERBOSE_ENV}=1)")
 
     def add_check(self, check):
         """``check(args)`` returns an error message, or None when ``args`` are fine."""

@@ -8,11 +8,8 @@ re-running a notebook cell never adds a second copy of a network to a graph
 that a long-lived kernel still holds.
 """
 import contextlib
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TF's C++ start-up chatter
-
-import tensorflow as tf  # noqa: E402
+import tensorflow as tf
 
 tf1 = tf.compat.v1
 
