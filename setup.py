@@ -30,6 +30,10 @@ EXTRAS_REQUIRE = {
         "pycocotools>=2.0.7",
     ],
     "gpu": ["tensorflow[and-cuda]>=2.16,<2.22"],
+    # benchmarks/run.py's PyTorch arm (without it that arm is reported as skipped). PyPI's
+    # Linux wheel brings the CUDA libraries; the CPU build the benchmark ran with is
+    # pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+    "bench": ["torch==2.13.0"],
 }
 
 setup(
