@@ -35,6 +35,7 @@ depth, filters and feature maps over training), ``OUT/snapshots.npz``,
 ``OUT/logs/`` (TensorBoard) and ``OUT/checkpoints/``.
 Taught in ``notebooks/04_cnn.ipynb``.
 """
+import argparse
 import dataclasses
 import time
 from dataclasses import dataclass
@@ -52,9 +53,10 @@ from tfgraph_lessons.core.errors import UsageError
 from tfgraph_lessons.core.graph import new_graph, tf1
 from tfgraph_lessons.core import rundir
 from tfgraph_lessons.core.io import atomic_write_bytes, write_json
-from tfgraph_lessons.core.layers import weight_decay_loss
+from tfgraph_lessons.core.layers import softmax_cross_entropy, weight_decay_loss
 from tfgraph_lessons.core.runner import Trainer
 from tfgraph_lessons.data import preprocess
+from tfgraph_lessons.nets.fast_cifar import whitening_filters
 
 LESSON = "cnn_cifar"
 MIRROR_SAFE = {"cifar10", "cifar100"}  # data sets whose labels survive a horizontal flip
@@ -75,7 +77,10 @@ class CNNConfig(cli.LessonConfig):
     optimizer: str = "momentum"  # SGD with momentum 0.9 (AlexNet's), or adam
     lr: float = 0.01             # slides (AlexNet): lr 0.01, divided by 10 twice
     momentum: float = 0.9
+    schedule: str = "steps"      # "steps": lr / 10 at each lr_drops; "one-cycle": up, then down to 0
     lr_drops: tuple = (0.5, 0.75)  # fractions of the run after which lr is divided by 10
+    warmup: float = 0.15         # one-cycle: fraction of the run spent rising to lr
+    label_smoothing: float = 0.0  # training target (1 - e) on the true class + e / classes
     weight_decay: float = 5e-4   # slides (AlexNet): 0.0005
     dropout: bool = True
     keep_prob: float = 0.5       # slides: dropout 0.5
@@ -89,6 +94,38 @@ class CNNConfig(cli.LessonConfig):
     snapshot_steps: tuple = (1, 200, 1000)  # record filters + feature maps here (and at the end)
     experiment: str = None       # "overfitting": train without and with dropout + augmentation
     log_placement: bool = False  # print which device each op ran on
+    recipe: str = "slides"       # "fast": the fast CIFAR-10 recipe (RECIPES["fast"])
+    crop_padding: int = None     # augmentation shifts up to this many pixels (None: H/8)
+    tta: bool = False            # test-time flips: inference averages image and mirror
+    target: float = None         # test accuracy whose first crossing is timed (seconds_to_target)
+
+
+RECIPES = {
+    # the slides' run: the defaults of CNNConfig
+    "slides": {},
+    # the fast CIFAR-10 recipe: the speed records' tricks on a small residual network
+    # (nets/fast_cifar.py), trained on all 50,000 training images, tested with flips
+    "fast": dict(model="fast_cifar", batch_size=512, optimizer="nesterov", lr=0.4,
+                 momentum=0.9, schedule="one-cycle", warmup=0.2, label_smoothing=0.2,
+                 weight_decay=5e-4, dropout=False, crop_padding=2, tta=True, target=0.90,
+                 val_size=0, train_eval_size=0, snapshot_steps=(1, 100),
+                 # test (with flips: two passes) every 2 epochs of 97 steps, not every epoch:
+                 # each evaluation costs about a fifth of an epoch's training
+                 eval_steps=2 * (50_000 // 512)),
+}
+
+
+RECIPE_EPOCHS = {"fast": 10}  # a recipe's length when none is given (DEFAULT_EPOCHS otherwise)
+
+
+def recipe_config(config, given=()):
+    """``config`` with its recipe's settings, except those named in ``given`` (the
+    flags typed on the command line win over the recipe). The command line applies
+    it; in code, ``run(recipe_config(CNNConfig(recipe='fast')))``."""
+    if config.recipe not in RECIPES:
+        raise UsageError(f"unknown --recipe {config.recipe!r}; known: {', '.join(RECIPES)}")
+    changes = {k: v for k, v in RECIPES[config.recipe].items() if k not in given}
+    return dataclasses.replace(config, **changes)
 
 
 def fast_config(config):
@@ -125,7 +162,7 @@ def fast_summary(config):
 # --------------------------------------------------------------------------- the graph
 
 
-def build_graph(config, image_shape, num_classes, mean, std, train_steps):
+def build_graph(config, image_shape, num_classes, mean, std, train_steps, net_options=None):
     """Draw the lesson's graph.
 
     Args:
@@ -136,6 +173,8 @@ def build_graph(config, image_shape, num_classes, mean, std, train_steps):
         baked into the graph as constants, so uint8 batches are fed as they are
         (a quarter of the bytes of float32, and no float64 anywhere).
       train_steps: the run's total steps (for the learning-rate schedule).
+      net_options: more keyword arguments for the network's builder (the fast
+        recipe's whitening filters).
     Returns:
       dict of named tensors: images (the ``x_`` placeholder), labels (``y_``),
       is_training, logits, predictions, loss (cross_entropy + weight_decay, the
@@ -155,27 +194,37 @@ def build_graph(config, image_shape, num_classes, mean, std, train_steps):
     keep_prob = config.keep_prob if config.dropout else 1.0
     try:
         logits, end_points = builder(images, num_classes, is_training, keep_prob=keep_prob,
-                                     wd=config.weight_decay or None)
+                                     wd=config.weight_decay or None, **(net_options or {}))
     except ValueError as e:
         raise UsageError(f"--model {config.model} cannot take the {config.dataset} images "
                          f"({height}x{width}x{color_ch}): {e}") from None
+    # what inference reports: the logits, or with --tta their mean over the image and
+    # its mirror (training steps still see one image each)
+    seen = mirrored_logits(builder, images, logits, num_classes, is_training, net_options,
+                           flip=config.tta)
     with tf.name_scope("loss"):
         xent = tf.reduce_mean(
-            tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_, logits=logits))
+            tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_, logits=seen))
         penalty = weight_decay_loss()
-        loss = xent + penalty                     # what the optimiser minimises
+        # what the optimiser minimises; with label smoothing its data term is the
+        # smoothed cross-entropy, while ``cross_entropy`` (what every split reports)
+        # stays the plain one, so losses compare across settings
+        data_term = (softmax_cross_entropy(y_, logits, config.label_smoothing, name="smoothed")
+                     if config.label_smoothing else xent)
+        loss = data_term + penalty
     with tf.name_scope("accuracy"):
-        predictions = tf.argmax(logits, 1)
+        predictions = tf.argmax(seen, 1)
         accuracy = tf.reduce_mean(tf.cast(tf.equal(predictions, y_), tf.float32))
     global_step = tf1.train.get_or_create_global_step()
-    boundaries, values = learning_rate_schedule(config, train_steps)
-    learning_rate = tf1.train.piecewise_constant(global_step, boundaries, values)
-    if config.optimizer == "momentum":
-        opt = tf1.train.MomentumOptimizer(learning_rate, config.momentum)
+    learning_rate = learning_rate_tensor(config, global_step, train_steps)
+    if config.optimizer in ("momentum", "nesterov"):
+        opt = tf1.train.MomentumOptimizer(learning_rate, config.momentum,
+                                          use_nesterov=config.optimizer == "nesterov")
     elif config.optimizer == "adam":
         opt = tf1.train.AdamOptimizer(learning_rate)
     else:
-        raise UsageError(f"unknown --optimizer {config.optimizer!r}; use momentum or adam")
+        raise UsageError(f"unknown --optimizer {config.optimizer!r}; use momentum, nesterov "
+                         "or adam")
     train_op = opt.minimize(loss, global_step=global_step)
     tf1.summary.scalar("learning_rate", learning_rate)
     tf1.summary.image("inputs", x_, max_outputs=4)
@@ -183,6 +232,23 @@ def build_graph(config, image_shape, num_classes, mean, std, train_steps):
             "predictions": predictions, "loss": loss, "cross_entropy": xent,
             "weight_decay": penalty, "accuracy": accuracy, "train_op": train_op, "global_step": global_step,
             "learning_rate": learning_rate, "end_points": end_points}
+
+
+def mirrored_logits(builder, images, logits, num_classes, is_training, net_options, flip):
+    """Test-time augmentation by flips: in inference, the mean of the logits of each
+    image and of its mirror image (the network run a second time, with the same
+    variables, on ``images`` reversed left to right); in training, ``logits``.
+    ``flip=False`` returns ``logits`` itself."""
+    if not flip:
+        return logits
+
+    def mean_of_both():
+        with tf1.variable_scope(tf1.get_variable_scope(), reuse=True):
+            mirror, _ = builder(tf.reverse(images, axis=[2]), num_classes, False,
+                                keep_prob=1.0, wd=None, **(net_options or {}))
+        return (logits + mirror) / 2.0
+
+    return tf.cond(is_training, lambda: logits, mean_of_both, name="tta")
 
 
 def learning_rate_schedule(config, train_steps):
@@ -195,6 +261,34 @@ def learning_rate_schedule(config, train_steps):
     """
     boundaries = sorted({max(1, int(f * train_steps)) for f in config.lr_drops})
     return boundaries, [config.lr * 0.1 ** i for i in range(len(boundaries) + 1)]
+
+
+def one_cycle(global_step, peak, train_steps, warmup):
+    """The one-cycle schedule (Smith 2018, arXiv:1803.09820, as in Page's fast CIFAR-10
+    runs): the rate rises linearly from ``peak / 10`` to ``peak`` over the first
+    ``warmup`` fraction of the run, then falls linearly to 0 at its last step.
+
+    A large rate early moves fast while the loss surface is rough; the long fall to
+    zero lets the last epochs settle, which a short run needs most.
+    """
+    with tf.name_scope("one_cycle"):
+        total = float(max(1, train_steps))
+        top = max(1.0, warmup * total)                  # the step at which lr = peak
+        step = tf.cast(global_step, tf.float32)
+        rising = peak * (0.1 + 0.9 * step / top)
+        falling = peak * tf.maximum(0.0, (total - step) / max(1.0, total - top))
+        return tf.where(step < top, rising, falling, name="learning_rate")
+
+
+def learning_rate_tensor(config, global_step, train_steps):
+    """``config.schedule`` as a tensor of ``global_step``: ``'steps'`` (the slides') or
+    ``'one-cycle'``."""
+    if config.schedule == "steps":
+        boundaries, values = learning_rate_schedule(config, train_steps)
+        return tf1.train.piecewise_constant(global_step, boundaries, values)
+    if config.schedule == "one-cycle":
+        return one_cycle(global_step, config.lr, train_steps, config.warmup)
+    raise UsageError(f"unknown --schedule {config.schedule!r}; use steps or one-cycle")
 
 
 def conv_end_points(end_points):
@@ -229,13 +323,14 @@ def load_splits(config):
     return ds, train, val, (test_images, test_labels)
 
 
-def augmenter(dataset, image_shape):
+def augmenter(dataset, image_shape, crop_padding=None):
     """The batch augmentation for a data set: ``fn(images, labels, rng)``.
 
-    Shifts by up to 1/8 of the image (4 pixels on CIFAR's 32, 1 on the 8x8
-    digits); mirrors only natural images, since a flipped digit is another symbol.
+    Shifts by up to ``crop_padding`` pixels, by default 1/8 of the image (4 pixels
+    on CIFAR's 32, 1 on the 8x8 digits); mirrors only natural images, since a
+    flipped digit is another symbol.
     """
-    pad = max(1, round(image_shape[0] / 8))
+    pad = crop_padding if crop_padding is not None else max(1, round(image_shape[0] / 8))
     flip = dataset in MIRROR_SAFE
 
     def augment(images, labels, rng):
@@ -364,10 +459,23 @@ def train_and_evaluate(config, out, splits=None, label=None, figures="all"):
     n_steps = config.steps if config.steps is not None else config.epochs * steps_per_epoch
     start = time.time()
     probe = test[0][0]  # the test image whose feature maps the figures show
+    net_options = {}
+    if config.model == "fast_cifar":  # its first layer whitens 2x2 patches of these images
+        net_options["whitening"] = whitening_filters(
+            (train[0][:5000].astype(np.float32) - mean) / std)
+    reached = {}  # the first evaluation at or above config.target
+
+    def time_to_target(trainer, entry):
+        acc = entry.get("test_accuracy")
+        if config.target is not None and "seconds" not in reached and acc is not None \
+                and acc >= config.target:
+            reached.update(seconds=round(time.time() - start, 2), step=entry["step"],
+                           epoch=entry["epoch"])
 
     with new_graph(seed=config.seed) as graph:
         with tf.device(device):
-            model = build_graph(config, ds.image_shape, ds.num_classes, mean, std, n_steps)
+            model = build_graph(config, ds.image_shape, ds.num_classes, mean, std, n_steps,
+                                net_options)
         end_points = model["end_points"]
         snaps = Snapshots(out / "snapshots.npz", spread_steps(config.snapshot_steps, n_steps),
                           first_layer_kernel(), end_points, probe, resume=config.resume)
@@ -388,7 +496,8 @@ def train_and_evaluate(config, out, splits=None, label=None, figures="all"):
             history = trainer.fit(
                 train, val, test, epochs=None if config.steps is not None else config.epochs,
                 steps=config.steps, batch_size=config.batch_size,
-                batch_fn=augmenter(config.dataset, ds.image_shape) if config.augment else None,
+                batch_fn=(augmenter(config.dataset, ds.image_shape, config.crop_padding)
+                          if config.augment else None), on_epoch_end=time_to_target,
                 train_eval_size=config.train_eval_size, eval_steps=config.eval_steps,
                 checkpoint_steps=config.checkpoint_steps, on_step=snaps.on_step)
             snaps.take(trainer, trainer.step)  # the final filters
@@ -418,6 +527,11 @@ def train_and_evaluate(config, out, splits=None, label=None, figures="all"):
         "train_running_accuracy": last.get("train_running_accuracy"),
         "weight_decay": float(penalty),                   # the L2 penalty added to the loss
         "images_per_second": ips,
+        # seconds from the start of training set-up to the first evaluation whose test
+        # accuracy reached config.target (None: not reached, or no target)
+        "target": config.target,
+        "seconds_to_target": reached.get("seconds"),
+        "epochs_to_target": reached.get("epoch"),
         "wall_seconds": round(time.time() - start, 2),
         "device": device,
         "steps": steps,
@@ -442,6 +556,10 @@ def train_and_evaluate(config, out, splits=None, label=None, figures="all"):
           f"{100 * metrics['test_accuracy']:.1f}% ({len(test[0]):,} images), train accuracy "
           f"{train_text} (inference mode), {metrics['wall_seconds']:.0f} s, "
           f"{ips or 0:.0f} images/s on {device}; wrote {out / 'metrics.json'}")
+    if config.target is not None:
+        print(f"time to {100 * config.target:g}% test accuracy: " + (
+            f"{reached['seconds']:.0f} s (epoch {reached['epoch']:g})" if reached
+            else f"not reached in {metrics['epochs']:g} epochs"))
     return metrics
 
 
@@ -591,7 +709,8 @@ def resolve_config(config):
     if config.fast:
         config = (fast_experiment_config if config.experiment else fast_config)(config)
     if config.epochs is None and config.steps is None:
-        config = dataclasses.replace(config, epochs=DEFAULT_EPOCHS)
+        config = dataclasses.replace(config, epochs=RECIPE_EPOCHS.get(config.recipe,
+                                                                      DEFAULT_EPOCHS))
     if config.epochs is not None and config.epochs < 0:
         raise UsageError(f"--epochs must be >= 0, got {config.epochs}")
     if config.experiment and (config.epochs == 0 or config.steps == 0):
@@ -650,10 +769,24 @@ def parse_config(argv=None):
     parser.add_argument("--model", default=CNNConfig.model,
                         help="a CIFAR-size network from the registry (32x32 images): "
                              + ", ".join(nets.names(cifar=True)))
-    parser.add_argument("--optimizer", default=CNNConfig.optimizer, choices=["momentum", "adam"],
-                        help="SGD with momentum 0.9 (the slides'), or Adam")
+    parser.add_argument("--recipe", default=CNNConfig.recipe, choices=sorted(RECIPES),
+                        help="slides: the slides' run (the defaults below); fast: the fast "
+                             f"CIFAR-10 recipe, {RECIPE_EPOCHS['fast']} epochs of "
+                             + ", ".join(f"{k}={v}" for k, v in RECIPES["fast"].items())
+                             + "; flags given win over a recipe")
+    parser.add_argument("--optimizer", default=CNNConfig.optimizer,
+                        choices=["momentum", "nesterov", "adam"],
+                        help="SGD with momentum 0.9 (the slides'), with Nesterov momentum, "
+                             "or Adam")
     cli.add_lr_argument(parser, CNNConfig.lr,
                         help="initial learning rate, divided by 10 after 50%% and 75%% of the run")
+    parser.add_argument("--schedule", default=CNNConfig.schedule, choices=["steps", "one-cycle"],
+                        help="steps: lr / 10 after 50%% and 75%% of the run (the slides'); "
+                             "one-cycle: rise to lr, then fall linearly to 0")
+    parser.add_argument("--label-smoothing", type=float, default=CNNConfig.label_smoothing,
+                        help="train towards (1 - e) on the true class and e / classes on "
+                             "every class (0 turns it off; reported losses stay plain "
+                             "cross-entropy)")
     parser.add_argument("--weight-decay", type=float, default=CNNConfig.weight_decay,
                         help="L2 penalty on every weight tensor (0 turns it off)")
     parser.add_argument("--no-dropout", action="store_true",
@@ -672,12 +805,34 @@ def parse_config(argv=None):
     args = parser.parse_args(argv)
     if args.weight_decay < 0:
         parser.error(f"--weight-decay must be >= 0, got {args.weight_decay}")
-    return CNNConfig(
+    if not 0 <= args.label_smoothing < 1:
+        parser.error(f"--label-smoothing must be in [0, 1), got {args.label_smoothing}")
+    given = given_fields(parser, argv)
+    return recipe_config(CNNConfig(
+        recipe=args.recipe,
         dataset=args.dataset, model=args.model, optimizer=args.optimizer, lr=args.lr,
+        schedule=args.schedule, label_smoothing=args.label_smoothing,
         weight_decay=args.weight_decay, dropout=not args.no_dropout,
         augment=not args.no_augment, experiment=args.experiment, eval_steps=args.eval_steps,
         log_placement=args.log_placement, batch_size=args.batch_size,
-        epochs=args.epochs, steps=args.steps, **cli.shared_settings(args))
+        epochs=args.epochs, steps=args.steps, **cli.shared_settings(args)), given)
+
+
+def given_fields(parser, argv):
+    """The :class:`CNNConfig` fields whose flags were typed on the command line (these
+    win over a recipe), even when the value typed is the default one."""
+    unset = object()
+    # argparse fills in a default only where the namespace has no value yet
+    seen, _ = parser.parse_known_args(argv, argparse.Namespace(
+        **{dest: unset for dest in FLAG_FIELDS}))
+    return {field for dest, field in FLAG_FIELDS.items() if getattr(seen, dest) is not unset}
+
+
+# command-line destinations -> the CNNConfig fields they set (for recipe_config)
+FLAG_FIELDS = {"model": "model", "optimizer": "optimizer", "lr": "lr", "schedule": "schedule",
+               "label_smoothing": "label_smoothing", "weight_decay": "weight_decay",
+               "no_dropout": "dropout", "no_augment": "augment", "eval_steps": "eval_steps",
+               "batch_size": "batch_size"}
 
 
 def main(argv=None):

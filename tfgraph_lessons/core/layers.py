@@ -402,7 +402,7 @@ def lrn(x, depth_radius=2, bias_value=2.0, alpha=1e-4, beta=0.75, name="lrn"):
                      name=name)
 
 
-def batch_norm(x, is_training, decay=0.9, epsilon=1e-3, scope="bn"):
+def batch_norm(x, is_training, decay=0.9, epsilon=1e-3, scope="bn", fused=False):
     """Batch normalisation (Ioffe & Szegedy 2015) over all axes but the last.
 
     In training the batch's mean and variance normalise ``x``, and computing the
@@ -413,6 +413,10 @@ def batch_norm(x, is_training, decay=0.9, epsilon=1e-3, scope="bn"):
     Args:
       x: ``[batch, ..., channels]`` (2-D or 4-D).
       is_training: Python bool or boolean scalar tensor.
+      fused: for a 4-D ``x``, one ``FusedBatchNorm`` kernel instead of the ops
+        ``tf.nn.moments`` and ``tf.nn.batch_normalization`` spell out (the same
+        numbers up to rounding; faster, the more so on a CPU with oneDNN). Its batch
+        variance for the moving average is the unbiased one (divided by n - 1).
     """
     with tf1.variable_scope(scope) as sc:
         layer = sc.name
@@ -426,6 +430,10 @@ def batch_norm(x, is_training, decay=0.9, epsilon=1e-3, scope="bn"):
                                        initializer=tf1.zeros_initializer())
         moving_var = tf1.get_variable("moving_variance", [channels], trainable=False,
                                       initializer=tf1.ones_initializer())
+
+        if fused and x.shape.rank == 4:
+            return _fused_batch_norm(x, is_training, gamma, beta, moving_mean, moving_var,
+                                     decay, epsilon)
 
         def train_branch():
             mean, var = tf.nn.moments(x, axes)
@@ -441,6 +449,28 @@ def batch_norm(x, is_training, decay=0.9, epsilon=1e-3, scope="bn"):
                                 lambda: (tf.identity(moving_mean), tf.identity(moving_var)))
         y = tf.nn.batch_normalization(x, mean, var, beta, gamma, epsilon)
         return tf.identity(y, name="output")
+
+
+def _fused_batch_norm(x, is_training, gamma, beta, moving_mean, moving_var, decay, epsilon):
+    """:func:`batch_norm` with the fused kernel (training and inference branches)."""
+    def train_branch():
+        y, mean, var = tf1.nn.fused_batch_norm(x, gamma, beta, epsilon=epsilon,
+                                               is_training=True)
+        upd_mean = tf1.assign_sub(moving_mean, (1 - decay) * (moving_mean - mean))
+        upd_var = tf1.assign_sub(moving_var, (1 - decay) * (moving_var - var))
+        with tf.control_dependencies([upd_mean, upd_var]):
+            return tf.identity(y)
+
+    def infer_branch():
+        y, _, _ = tf1.nn.fused_batch_norm(x, gamma, beta, moving_mean, moving_var,
+                                          epsilon=epsilon, is_training=False)
+        return y
+
+    if isinstance(is_training, bool):
+        y = train_branch() if is_training else infer_branch()
+    else:
+        y = tf.cond(is_training, train_branch, infer_branch)
+    return tf.identity(y, name="output")
 
 
 # --------------------------------------------------------------------------- losses

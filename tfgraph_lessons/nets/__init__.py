@@ -107,7 +107,8 @@ def names(cifar=None):
 
 
 MODULES = ("slide_cnn", "resnet", "lenet", "alexnet", "vgg", "nin", "resnet_imagenet",
-           "googlenet", "inception_v3", "inception_v4", "xception", "enet", "fractalnet")
+           "googlenet", "inception_v3", "inception_v4", "xception", "enet", "fractalnet",
+           "fast_cifar")
 
 
 def _load():
