@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from tests.conftest import error_line, run_lesson
+from conftest import error_line, run_lesson
 from tfgraph_lessons.detection import lesson
 
 FIGURES = ("detections.png", "pr_curves.png", "iou.png", "anchors.png", "learning_curves.png")

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from tests.conftest import error_line, run_lesson
+from conftest import error_line, run_lesson
 from tfgraph_lessons.ml_basics import lesson
 
 KEYS = ("dataset", "metric", "ours", "sklearn", "ours_seconds", "sklearn_seconds", "check",
