@@ -369,7 +369,7 @@ def test_flips_only_for_data_sets_whose_labels_survive_a_mirror(monkeypatch):
 def test_learning_rate_at_the_schedule_boundaries():
     from tfgraph_lessons.core.graph import new_graph, tf, tf1
 
-    config = cnn_cifar.CNNConfig(dataset="digits", lr=0.01)
+    config = cnn_cifar.CNNConfig(dataset="digits", lr=0.01, schedule="steps")
     with new_graph() as g:
         model = cnn_cifar.build_graph(config, (8, 8, 1), 10, [0.0], [1.0], train_steps=100)
         set_step = model["global_step"].assign(tf1.placeholder(tf.int64, [], name="step"))
@@ -382,6 +382,15 @@ def test_learning_rate_at_the_schedule_boundaries():
     expected = {0: 0.01, 1: 0.01, 50: 0.01, 51: 0.001, 75: 0.001, 76: 0.0001, 100: 0.0001}
     for step, rate in expected.items():
         assert rates[step] == pytest.approx(rate), step
+
+
+def test_the_default_is_one_cycle_and_steps_starts_at_the_slides_rate():
+    default = cnn_cifar.parse_config([])
+    assert (default.schedule, default.lr) == ("one-cycle", 0.03)
+    assert cnn_cifar.resolve_config(default).epochs == cnn_cifar.DEFAULT_EPOCHS
+    slides = cnn_cifar.parse_config(["--schedule", "steps"])
+    assert (slides.schedule, slides.lr) == ("steps", cnn_cifar.SLIDES_LR)
+    assert cnn_cifar.parse_config(["--schedule", "steps", "--lr", "0.03"]).lr == 0.03
 
 
 def test_losses_are_cross_entropy_and_the_penalty_is_reported_apart(tmp_path):
@@ -532,6 +541,7 @@ def test_help_states_each_default_once(capsys):
         cnn_cifar.main(["--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "(default: None)" not in text
-    assert text.count("(default: runs/") == 1 and "(default: 25;" in text
+    assert text.count("(default: runs/") == 1
+    assert f"(default: {cnn_cifar.DEFAULT_EPOCHS};" in text
     for flag in ("--batch-size", "--seed", "--optimizer", "--weight-decay"):
         assert "(default: " in text.split(flag)[2].split(" --")[0], flag

@@ -152,7 +152,7 @@ def test_recipe_sets_its_values_and_given_flags_win():
     assert cnn_cifar.resolve_config(fast).epochs == cnn_cifar.RECIPE_EPOCHS["fast"]
     slides = cnn_cifar.parse_config([])
     assert slides == cnn_cifar.CNNConfig(**{**slides.__dict__})
-    assert slides.model == "slide_cnn" and not slides.tta and slides.schedule == "steps"
+    assert slides.model == "slide_cnn" and not slides.tta and slides.schedule == "one-cycle"
 
 
 def test_fast_mode_shrinks_the_recipe_and_times_the_target(tmp_path, capsys):
