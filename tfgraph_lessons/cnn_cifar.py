@@ -1,8 +1,9 @@
 """CNN chapter: train the slides' network on CIFAR-10 (the project's main job).
 
     python -m tfgraph_lessons.cnn_cifar [--dataset cifar10|cifar100|mnist|svhn|digits]
-        [--model NAME] [--optimizer momentum|adam] [--lr LR]
-        [--weight-decay WD] [--no-dropout] [--no-augment] [--experiment overfitting]
+        [--model NAME] [--optimizer momentum|nesterov|adam] [--lr LR]
+        [--schedule one-cycle|steps] [--label-smoothing E] [--weight-decay WD]
+        [--no-dropout] [--no-augment] [--experiment overfitting] [--recipe slides|fast]
         [--eval-steps N] [--log-placement] [shared lesson options]
 
 ``--model`` takes any network of the registry (:mod:`tfgraph_lessons.nets`) built
@@ -16,7 +17,11 @@ The slides' scheme: ``x_ = placeholder([None, height, width, color_ch])``,
 (``w1 [7, 7, color_ch, 28]``, ``w2 [5, 5, 28, 64]``, pooling, a fully
 connected layer, dropout, softmax), cross-entropy plus weight decay, then
 mini-batch training in a Session (:class:`tfgraph_lessons.core.runner.Trainer`),
-validated and tested after every epoch. Every number is labelled with what it
+validated and tested after every epoch. The default run is 15 epochs of a
+one-cycle learning rate (:func:`one_cycle`), which reaches what the slides' step
+schedule (``--schedule steps``) reached in 25; ``--recipe fast`` trains the
+small residual network of :mod:`tfgraph_lessons.nets.fast_cifar` with the
+CIFAR-10 speed records' tricks (:data:`RECIPES`). Every number is labelled with what it
 measures: ``train_running_*`` is the mean over the epoch's training batches
 with dropout and augmentation on; ``train_accuracy``, ``val_*`` and ``test_*``
 are measured in inference mode; every ``*_loss`` is the cross-entropy, and the
