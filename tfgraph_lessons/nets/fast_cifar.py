@@ -39,6 +39,7 @@ import tensorflow as tf
 from tfgraph_lessons.core.graph import tf1
 from tfgraph_lessons.core.layers import batch_norm, conv2d, weight
 from tfgraph_lessons.nets import check_images, register
+from tfgraph_lessons.nets.slide_cnn import he_stddev
 
 WIDTHS = (64, 256, 256)      # [1]'s groups at width 1
 WHITEN_SIZE = 2              # the whitening layer's patch size
@@ -79,7 +80,8 @@ def whitening_filters(images, patch=WHITEN_SIZE, eps=5e-4, max_images=5000, seed
 
 
 def _he(x, ksize):
-    return math.sqrt(2.0 / (ksize * ksize * int(x.shape[-1])))
+    """He et al.'s stddev for a ``ksize`` x ``ksize`` filter over ``x``'s channels."""
+    return he_stddev(ksize * ksize * int(x.shape[-1]))
 
 
 def conv_group(x, filters, is_training, wd, scope):
