@@ -193,6 +193,95 @@ def test_the_tensorflow_free_parts_import_no_tensorflow(tmp_path, args, expected
     assert expected in res.stdout
 
 
+# ------------------------------------------- --help and --list defer TensorFlow (DeferredModule)
+
+COMMANDS = ("architectures", "char_rnn", "cnn_cifar", "detection", "distributed", "figures",
+            "gan_mnist", "ml_basics", "preprocessing", "rl_cartpole", "rl_frozenlake",
+            "rnn_mnist", "rnn_timeseries", "tf_mechanism", "towers")
+
+# a TensorFlow whose import fails when it really runs: a deferred import binds it unrun
+UNLOADABLE = "raise ImportError('TensorFlow was loaded')\n"
+
+
+def as_command(module, *args):
+    """Python lines that make this process look like ``python -m MODULE ARGS`` to the
+    package (what :func:`startup.command_arguments` reads), before it is imported."""
+    return (f"import sys; sys.argv = ['-m', *{list(args)!r}]; "
+            f"sys.orig_argv = [sys.executable, '-m', {module!r}, *{list(args)!r}]; ")
+
+
+def test_every_command_is_a_package_module_with_a_main():
+    found = {p.stem if p.suffix == ".py" else p.name
+             for p in (REPO / "tfgraph_lessons").iterdir()
+             if (p.suffix == ".py" and "__main__" in p.read_text()) or (p / "__main__.py").exists()}
+    assert found == set(COMMANDS)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_loads_no_tensorflow(tmp_path, command):
+    (tmp_path / "tensorflow.py").write_text(UNLOADABLE)
+    res = run_python(["-m", f"tfgraph_lessons.{command}", "--help"], path=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("usage:") and "--verbose" in res.stdout
+
+
+@pytest.mark.parametrize("command, expected", [
+    ("figures", "conv_slide_example"), ("architectures", "resnet20"), ("ml_basics", "K-means")])
+def test_list_loads_no_tensorflow(tmp_path, command, expected):
+    (tmp_path / "tensorflow.py").write_text(UNLOADABLE)
+    res = run_python(["-m", f"tfgraph_lessons.{command}", "--list"], path=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert expected in res.stdout
+
+
+def test_no_module_reads_tensorflow_while_it_is_imported(tmp_path):
+    # the rule that makes deferral work: no tf.<attribute> at module level or in defaults
+    (tmp_path / "tensorflow.py").write_text(UNLOADABLE)
+    script = as_command("tfgraph_lessons.figures", "--list") + (
+        "import importlib, pkgutil, tfgraph_lessons; "
+        "names = [m.name for m in pkgutil.walk_packages(tfgraph_lessons.__path__, "
+        "'tfgraph_lessons.') if not m.name.endswith('__main__')]; "
+        "[importlib.import_module(n) for n in names]; "
+        "print(len(names), type(sys.modules['tensorflow']).__name__)")
+    res = run_python(["-c", script], path=tmp_path)
+    assert res.returncode == 0, res.stderr
+    count, kind = res.stdout.split()
+    assert int(count) > 50 and kind == "DeferredModule"
+
+
+def test_a_deferred_tensorflow_loads_quietly_on_first_use_and_works():
+    # a --help command that goes on after all: the first tf1.<name> loads TensorFlow into
+    # the same module object, graph mode is switched on, and the start-up lines stay hidden
+    script = as_command("tfgraph_lessons.tf_mechanism", "--help") + (
+        "from tfgraph_lessons.core.graph import tf1; import tensorflow as tf; "
+        "print(type(tf).__name__, type(tf1).__name__); "
+        "x = tf1.placeholder('float32', [2]); "
+        "print(type(tf).__name__, tf.executing_eagerly(), sys.modules['tensorflow'] is tf); "
+        "sess = tf1.Session(); print(sess.run(x * 2.0, {x: [1.0, 2.5]}).tolist())")
+    res = run_python(["-c", script], drop=("TF_CPP_MIN_LOG_LEVEL",))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == ["DeferredModule DeferredAttribute", "module False True",
+                                       "[2.0, 5.0]"]
+    assert markers_in(res.stderr) == [], res.stderr
+
+
+def test_without_help_tensorflow_loads_at_its_import(fake_tensorflow):
+    script = as_command("tfgraph_lessons.tf_mechanism", "--steps", "3") + (
+        "import tfgraph_lessons, tensorflow; print(type(tensorflow).__name__)")
+    res = run_python(["-c", script], path=fake_tensorflow)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["module"]
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--help"], True), (["-h"], True), (["--list"], True), (["--epochs", "2"], False),
+    (["--", "--help"], False)])
+def test_help_requested(monkeypatch, args, expected):
+    monkeypatch.setattr(sys, "argv", ["-m", *args])
+    monkeypatch.setattr(sys, "orig_argv", [sys.executable, "-m", "tfgraph_lessons.x", *args])
+    assert startup.help_requested() is expected
+
+
 def test_the_users_environment_wins_over_the_defaults():
     script = ("import os, tfgraph_lessons; "
               "print(os.environ['TF_ENABLE_ONEDNN_OPTS'], os.environ['TF_CPP_MIN_LOG_LEVEL'])")

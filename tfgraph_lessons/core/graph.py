@@ -11,7 +11,10 @@ import contextlib
 
 import tensorflow as tf
 
-tf1 = tf.compat.v1
+from tfgraph_lessons.core import startup
+
+# tf.compat.v1 (a stand-in that loads TensorFlow on first use when a --help run deferred it)
+tf1 = startup.attribute(tf, "compat.v1")
 
 
 def graph_mode():
@@ -38,4 +41,4 @@ def new_graph(seed=None):
         yield g
 
 
-graph_mode()
+startup.when_loaded(graph_mode)  # now, or as soon as a deferred TensorFlow loads

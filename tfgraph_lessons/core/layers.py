@@ -29,7 +29,7 @@ _PADDINGS = ("SAME", "VALID")
 # --------------------------------------------------------------------------- inputs
 
 
-def inputs(shape, dtype=tf.float32, name="images"):
+def inputs(shape, dtype="float32", name="images"):
     """A placeholder for a batch: ``shape`` without the batch dimension.
 
     ``inputs([32, 32, 3])`` is ``tf1.placeholder(tf.float32, [None, 32, 32, 3])``.
@@ -128,6 +128,13 @@ def _check_image_input(x, padding, layer):
     return _known_channels(x, layer)
 
 
+def relu(x):
+    """``tf.nn.relu(x)``, the layers' default activation: a function of this module
+    rather than ``tf.nn.relu`` itself, so that importing the module reads nothing from
+    TensorFlow (a ``--help`` run never loads it, :mod:`~tfgraph_lessons.core.startup`)."""
+    return tf.nn.relu(x)
+
+
 def _bias_and_activation(y, channels, use_bias, bias_value, activation):
     """What every convolution ends with: ``+ biases``, the activation, the ``output`` name."""
     if use_bias:
@@ -140,7 +147,7 @@ def _bias_and_activation(y, channels, use_bias, bias_value, activation):
 # --------------------------------------------------------------------------- layers
 
 
-def conv2d(x, out_channels, ksize, stride=1, padding="SAME", activation=tf.nn.relu,
+def conv2d(x, out_channels, ksize, stride=1, padding="SAME", activation=relu,
            wd=None, stddev=0.1, bias_value=0.1, use_bias=True, rate=1, scope="conv"):
     """Convolution + bias + activation: one slide line.
 
@@ -234,7 +241,7 @@ def depthwise_conv2d(x, ksize, stride=1, multiplier=1, padding="SAME", activatio
 
 
 def separable_conv2d(x, out_channels, ksize, stride=1, multiplier=1, padding="SAME",
-                     activation=tf.nn.relu, wd=None, stddev=0.1, bias_value=0.1,
+                     activation=relu, wd=None, stddev=0.1, bias_value=0.1,
                      use_bias=True, rate=1, scope="separable"):
     """Depthwise separable convolution (Xception, Chollet 2017, arXiv:1610.02357):
     a :func:`depthwise_conv2d` (space, per channel) then a 1x1 convolution (channels).
@@ -264,7 +271,7 @@ def separable_conv2d(x, out_channels, ksize, stride=1, multiplier=1, padding="SA
         return _bias_and_activation(y, out_channels, use_bias, bias_value, activation)
 
 
-def conv2d_transpose(x, out_channels, ksize, stride=2, padding="SAME", activation=tf.nn.relu,
+def conv2d_transpose(x, out_channels, ksize, stride=2, padding="SAME", activation=relu,
                      stddev=0.1, bias_value=0.1, use_bias=True, scope="deconv"):
     """Transposed convolution ("deconvolution"): the gradient of :func:`conv2d` with
     respect to its input, used as a layer that *enlarges* the feature map.
@@ -351,7 +358,7 @@ def flatten(x, name="flatten"):
     return tf.reshape(x, [-1, size], name=name)
 
 
-def fully_connected(x, units, activation=tf.nn.relu, wd=None, stddev=0.1,
+def fully_connected(x, units, activation=relu, wd=None, stddev=0.1,
                     bias_value=0.1, scope="fc"):
     """``activation(x @ W + b)`` with ``x: [batch, in_units] -> [batch, units]``.
 

@@ -45,6 +45,21 @@ the import raises, everything captured is written back unfiltered before the
 exception goes on. Only a process killed outright during the import (a fatal
 signal) loses what was captured; run it again with ``--verbose`` to see it.
 
+**Help without TensorFlow.** When a package command is asked only for its help
+or its catalogue (``-h``, ``--help`` or ``--list`` among its arguments,
+:func:`help_requested`), ``import tensorflow`` is *deferred*: the statement
+succeeds at once and binds a :class:`DeferredModule`, and TensorFlow really
+loads (quietly, as above) the first time anything reads one of its attributes
+(``tf.nn``, ``tf.compat`` ...). Argparse prints the help and exits before that
+happens, so ``python -m tfgraph_lessons.cnn_cifar --help`` answers in well
+under a second instead of the 5-9 s of TensorFlow's import. Should the command
+go on after all, the first use loads TensorFlow and everything behaves as
+usual; code that must run right after the load (``core.graph``'s switch to
+graph mode) registers with :func:`when_loaded`. For this to hold, the package
+reads no TensorFlow attribute while its modules are imported: no ``tf.``
+default arguments or module-level ``tf.`` constants (``tests/test_startup.py``
+imports every module with a TensorFlow that cannot load).
+
 **Turning it off.** ``--verbose`` on a ``tfgraph_lessons`` command line
 (``python -m tfgraph_lessons.<lesson> ... --verbose``, ``tfgraph-figures
 --verbose``) or ``TFGRAPH_VERBOSE=1`` in the environment lets every line
@@ -62,10 +77,13 @@ import platform
 import re
 import sys
 import tempfile
+import threading
+import types
 
 VERBOSE_ENV = "TFGRAPH_VERBOSE"
 VERBOSE_FLAG = "--verbose"
 SCRIPTS = ("tfgraph-figures",)   # setup.py's console scripts
+HELP_FLAGS = ("-h", "--help", "--list")  # a command asked only for its help or catalogue
 PACKAGE = "tfgraph_lessons"
 
 # absl's line prefix: severity, month and day, time, thread id (TensorFlow 2.21 writes
@@ -119,10 +137,19 @@ def verbose_requested():
     (before a ``--`` that ends the options)."""
     if env_flag(VERBOSE_ENV):
         return True
-    args = command_arguments() or []
-    if "--" in args:
-        args = args[:args.index("--")]
-    return VERBOSE_FLAG in args
+    return VERBOSE_FLAG in _options(command_arguments())
+
+
+def _options(args):
+    """A command's arguments up to a ``--`` that ends the options."""
+    args = list(args or [])
+    return args[:args.index("--")] if "--" in args else args
+
+
+def help_requested():
+    """``-h``, ``--help`` or ``--list`` among a package command's options: the
+    command prints text and exits, so TensorFlow can wait (:class:`DeferredModule`)."""
+    return any(arg in HELP_FLAGS for arg in _options(command_arguments()))
 
 
 def filter_noise(captured):
@@ -173,18 +200,110 @@ def captured_stderr(keep=filter_noise):
             _write_all(2, captured if keep_all else keep(captured))
 
 
+_after_load = []          # functions to call once TensorFlow has loaded (when_loaded)
+_load_lock = threading.RLock()
+
+
+def when_loaded(function):
+    """Call ``function()`` now if TensorFlow is loaded, else right after it loads
+    (it may be deferred, :class:`DeferredModule`). Each function is called once."""
+    with _load_lock:
+        tf = sys.modules.get("tensorflow")
+        if tf is None or isinstance(tf, DeferredModule):
+            _after_load.append(function)
+            return
+    function()
+
+
+def _loaded():
+    """Run (and forget) what :func:`when_loaded` queued."""
+    while _after_load:
+        _after_load.pop(0)()
+
+
+class DeferredModule(types.ModuleType):
+    """The ``tensorflow`` module, imported but not yet executed.
+
+    The import system fills in ``__name__``, ``__spec__``, ``__file__`` and the
+    like, which answer as usual; the first attribute the module lacks
+    (``tf.compat``, ``tf.nn``, or ``__path__`` for ``import tensorflow.x``) runs
+    TensorFlow's real import into this same object, so every name already bound
+    to it (``import tensorflow as tf`` in a dozen modules) is the real module from
+    then on, and then answers. Its package path is held back until then, so a
+    submodule cannot be imported before the package itself.
+    """
+
+    def __getattr__(self, name):
+        state = self.__dict__.get("_deferred")
+        if state is None:  # loaded (by another thread meanwhile) or failed: the plain answer
+            return types.ModuleType.__getattribute__(self, name)
+        with _load_lock:
+            if self.__dict__.get("_deferred") is state:
+                loader, path = state
+                del self._deferred
+                if path is not None:
+                    self.__path__ = path
+                self.__class__ = types.ModuleType
+                try:
+                    loader.exec_module(self)  # a QuietLoader: quiet, then when_loaded's calls
+                except BaseException:
+                    sys.modules.pop(self.__name__, None)  # the next import tries again
+                    raise
+        return getattr(self, name)
+
+
+class DeferredAttribute:
+    """Stands for ``module.<path>`` (``tf.compat.v1``) while ``module`` is deferred:
+    reading any attribute of it loads the module and reads the real one."""
+
+    def __init__(self, module, path):
+        self._module, self._path = module, path
+
+    def _target(self):
+        obj = self._module
+        for part in self._path.split("."):
+            obj = getattr(obj, part)
+        return obj
+
+    def __getattr__(self, name):
+        return getattr(self._target(), name)
+
+    def __repr__(self):
+        return f"<deferred {self._module.__name__}.{self._path}>"
+
+
+def attribute(module, path):
+    """``module.<path>`` (``attribute(tf, 'compat.v1')``), or a :class:`DeferredAttribute`
+    standing for it while ``module`` is a :class:`DeferredModule`: a module-level
+    alias that does not load TensorFlow on import."""
+    if isinstance(module, DeferredModule):
+        return DeferredAttribute(module, path)
+    obj = module
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
 class QuietLoader(importlib.abc.Loader):
     """Runs ``loader``'s import of ``tensorflow`` (and its device listing) inside
-    :func:`captured_stderr`. The module keeps ``loader`` as its own."""
+    :func:`captured_stderr`. The module keeps ``loader`` as its own. With
+    ``defer``, the import only binds a :class:`DeferredModule`, which does all
+    this on its first use."""
 
-    def __init__(self, loader):
+    def __init__(self, loader, defer=False):
         self.loader = loader
+        self.defer = defer
 
     def create_module(self, spec):
         return self.loader.create_module(spec)
 
     def exec_module(self, module):
         module.__loader__ = module.__spec__.loader = self.loader
+        if self.defer:
+            path = module.__dict__.pop("__path__", None)
+            module._deferred = (QuietLoader(self.loader), path)
+            module.__class__ = DeferredModule
+            return
         with captured_stderr():
             self.loader.exec_module(module)
             try:
@@ -192,6 +311,7 @@ class QuietLoader(importlib.abc.Loader):
                 module.config.list_physical_devices()
             except Exception:  # a broken device setup: the lesson's own device query reports it
                 pass
+        _loaded()
 
 
 class QuietImportFinder(importlib.abc.MetaPathFinder):
@@ -201,8 +321,9 @@ class QuietImportFinder(importlib.abc.MetaPathFinder):
     afterwards, answering None: taking it off while another thread walks the
     list could make that thread skip a finder."""
 
-    def __init__(self):
+    def __init__(self, defer=False):
         self.done = False
+        self.defer = defer
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname != "tensorflow" or self.done:
@@ -210,12 +331,13 @@ class QuietImportFinder(importlib.abc.MetaPathFinder):
         self.done = True
         spec = importlib.util.find_spec(fullname)
         if spec is not None and spec.loader is not None:
-            spec.loader = QuietLoader(spec.loader)
+            spec.loader = QuietLoader(spec.loader, defer=self.defer)
         return spec
 
 
 def install():
-    """Set the environment defaults, and filter TensorFlow's start-up lines unless verbose.
+    """Set the environment defaults, and filter TensorFlow's start-up lines unless verbose
+    (deferring the import when the command only prints its help, :func:`help_requested`).
 
     The filter is not installed when TensorFlow is already imported (too late)
     or the finder is already in place (the package imported again).
@@ -229,4 +351,4 @@ def install():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     if "tensorflow" in sys.modules or any(isinstance(f, QuietImportFinder) for f in sys.meta_path):
         return
-    sys.meta_path.insert(0, QuietImportFinder())
+    sys.meta_path.insert(0, QuietImportFinder(defer=help_requested()))

@@ -48,7 +48,7 @@ import math
 import tensorflow as tf
 
 from tfgraph_lessons.core.graph import tf1
-from tfgraph_lessons.core.layers import avg_pool, conv2d, fully_connected
+from tfgraph_lessons.core.layers import avg_pool, conv2d, fully_connected, relu
 from tfgraph_lessons.nets import check_images, register
 
 
@@ -58,7 +58,7 @@ def scaled_tanh(x):
     return 1.7159 * tf.tanh(x * (2.0 / 3.0))
 
 
-ACTIVATIONS = {"tanh": (scaled_tanh, 1.0), "relu": (tf.nn.relu, 2.0)}   # (function, init gain)
+ACTIVATIONS = {"tanh": (scaled_tanh, 1.0), "relu": (relu, 2.0)}   # (function, init gain)
 
 
 @register("lenet5", family="lenet", input_shape=(32, 32, 1), num_classes=10,

@@ -34,6 +34,12 @@ from tfgraph_lessons.core.graph import tf1
 __all__ = ["RNNCell", "BasicRNNCell", "LSTMCell", "GRUCell", "MultiRNNCell", "CELLS", "make_cell"]
 
 
+def tanh(x):
+    """``tf.tanh(x)``, the cells' default activation: a function of this module so
+    that importing it reads nothing from TensorFlow (see ``core.layers.relu``)."""
+    return tf.tanh(x)
+
+
 def _static_size(x, cell):
     size = x.shape[-1]
     if x.shape.rank != 2 or size is None:
@@ -50,7 +56,7 @@ class RNNCell:
 
     gates = 1
 
-    def __init__(self, units, activation=tf.tanh, name=None):
+    def __init__(self, units, activation=tanh, name=None):
         if int(units) <= 0:
             raise ValueError(f"a cell needs at least one unit, got {units}")
         self.units = int(units)
@@ -66,7 +72,7 @@ class RNNCell:
     def output_size(self):
         return self.units
 
-    def zero_state(self, batch_size, dtype=tf.float32):
+    def zero_state(self, batch_size, dtype="float32"):
         """The all-zero state for ``batch_size`` sequences (same structure as :attr:`state_size`)."""
         return _zeros(self.state_size, batch_size, dtype)
 
@@ -129,7 +135,7 @@ class LSTMCell(RNNCell):
 
     gates = 4
 
-    def __init__(self, units, forget_bias=1.0, peepholes=False, activation=tf.tanh, name=None):
+    def __init__(self, units, forget_bias=1.0, peepholes=False, activation=tanh, name=None):
         super().__init__(units, activation, name)
         self.forget_bias = float(forget_bias)
         self.peepholes = bool(peepholes)
@@ -220,7 +226,7 @@ class MultiRNNCell:
     def output_size(self):
         return self.cells[-1].output_size
 
-    def zero_state(self, batch_size, dtype=tf.float32):
+    def zero_state(self, batch_size, dtype="float32"):
         return tuple(c.zero_state(batch_size, dtype) for c in self.cells)
 
     def __call__(self, x, state):

@@ -190,7 +190,7 @@ def bidirectional(cell_fw, cell_bw, inputs, sequence_length=None, mode="while",
         return tf.concat([out_fw, out_bw], axis=2), (state_fw, state_bw)
 
 
-def sequence_mask(sequence_length, steps, dtype=tf.float32):
+def sequence_mask(sequence_length, steps, dtype="float32"):
     """``[batch, steps]``: 1 for real steps, 0 for padding (to average a loss over real steps)."""
     return tf.sequence_mask(sequence_length, steps, dtype=dtype)
 
