@@ -1,5 +1,6 @@
 """The Session runner: epochs, checkpoints and resume, the NaN stop, TensorBoard events."""
 import glob
+import threading
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ from tfgraph_lessons.core import layers as L
 from tfgraph_lessons.core.device import session_config
 from tfgraph_lessons.core.errors import TrainingError, UsageError
 from tfgraph_lessons.core.graph import new_graph, tf, tf1
-from tfgraph_lessons.core.runner import Trainer, epoch_order
+from tfgraph_lessons.core.runner import Batches, Trainer, epoch_order
 
 
 def toy_data(n=240, seed=0):
@@ -175,3 +176,58 @@ def test_eval_steps_draw_a_curve_inside_one_epoch_and_losses_are_cross_entropy(t
     assert [h["epoch"] for h in history] == [0.25, 0.5, 0.75, 1]
     assert history[-1]["weight_decay"] > 0.3  # the penalty (0.9 at the start), on its own
     assert history[-1]["val_loss"] == pytest.approx(float(xent), rel=1e-4)
+
+
+# ----------------------------------------------------------------- prefetched batches
+
+
+def noisy(images, labels, rng):
+    """A batch_fn that depends on its generator: the batches differ with the seed."""
+    return images + rng.normal(size=images.shape).astype(np.float32), labels
+
+
+def test_prefetched_batches_are_the_batches_made_in_line_and_made_ahead():
+    images, labels = toy_data()
+    made_in = []
+
+    def where(x, y, rng):
+        made_in.append(threading.current_thread().name)
+        return noisy(x, y, rng)
+
+    ahead = Batches(images, labels, 32, seed=3, batch_fn=where, prefetch=True)
+    inline = Batches(images, labels, 32, seed=3, batch_fn=noisy, prefetch=False)
+    try:
+        total = 3 * ahead.steps_per_epoch + 2          # across epoch boundaries
+        for step in range(total):
+            x, y = ahead.get(step, total)
+            x0, y0 = inline.get(step, total)
+            np.testing.assert_array_equal(x, x0)
+            np.testing.assert_array_equal(y, y0)
+        # a resumed run asks for a step out of sequence: made at once, then ahead again
+        np.testing.assert_array_equal(ahead.get(5, total)[0], inline.make(5)[0])
+    finally:
+        ahead.close()
+    assert made_in[0] == threading.current_thread().name
+    assert all(name.startswith("tfgraph-batches") for name in made_in[1:total])
+    # each step once, then step 5 again in line; step 6's, started ahead, may be
+    # cancelled by close() before it begins
+    assert made_in[total] == threading.current_thread().name
+    assert len(made_in) in (total + 1, total + 2)
+
+
+def test_fit_gives_the_same_run_with_and_without_prefetch(tmp_path):
+    h1, w1, _ = train(tmp_path / "a", epochs=3, batch_fn=noisy, prefetch=True)
+    h2, w2, _ = train(tmp_path / "b", epochs=3, batch_fn=noisy, prefetch=False)
+    for a, b in zip(w1, w2):
+        np.testing.assert_array_equal(a, b)
+    assert [h["val_loss"] for h in h1] == [h["val_loss"] for h in h2]
+
+
+def test_an_error_in_the_batch_function_reaches_the_caller(tmp_path):
+    def broken(x, y, rng):
+        if rng.integers(0, 4) == 0:  # fails at some step after the first few
+            raise ValueError("augmentation failed")
+        return x, y
+
+    with pytest.raises(ValueError, match="augmentation failed"):
+        train(tmp_path, epochs=5, batch_fn=broken)

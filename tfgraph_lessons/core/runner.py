@@ -35,8 +35,10 @@ batches the uninterrupted one would have.
 import math
 import os
 import sys
+import threading
 import uuid
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +65,61 @@ def steps_per_epoch(num_examples, batch_size):
 def epoch_order(num_examples, seed, epoch):
     """The shuffled example order of one epoch, a pure function of ``(seed, epoch)``."""
     return np.random.default_rng([seed, epoch]).permutation(num_examples)
+
+
+class Batches:
+    """The training batch of every step, a pure function of ``(seed, step)``: the
+    epoch's order (:func:`epoch_order`), the step's slice of it, then ``batch_fn``
+    with a generator seeded by ``(seed, step)``.
+
+    With ``prefetch`` (what :meth:`Trainer.fit` uses), :meth:`get` also starts
+    making the next step's batch in a background thread, which works while the
+    current step runs in the Session: TensorFlow releases Python's lock while a
+    step runs and NumPy while it copies and computes, so the gathering and the
+    augmentation on the Python side overlap the graph's work instead of adding
+    to it. The batches are the same either way.
+    """
+
+    def __init__(self, images, labels, batch_size, seed, batch_fn=None, prefetch=True):
+        self.images, self.labels = images, labels
+        self.batch_size, self.seed, self.batch_fn = batch_size, seed, batch_fn
+        self.steps_per_epoch = steps_per_epoch(len(images), batch_size)
+        self._orders = {}                 # epoch -> order, the last two epochs
+        self._lock = threading.Lock()
+        self._pool = (ThreadPoolExecutor(1, thread_name_prefix="tfgraph-batches")
+                      if prefetch else None)
+        self._next = None                 # (step, future) being made
+
+    def order(self, epoch):
+        """The example order of ``epoch`` (kept, so each epoch shuffles once)."""
+        with self._lock:
+            if epoch not in self._orders:
+                self._orders = {e: o for e, o in self._orders.items() if e >= epoch - 1}
+                self._orders[epoch] = epoch_order(len(self.images), self.seed, epoch)
+            return self._orders[epoch]
+
+    def make(self, step):
+        """``(images, labels)`` of training step ``step`` (counted from 0)."""
+        epoch, i = divmod(step, self.steps_per_epoch)
+        idx = self.order(epoch)[i * self.batch_size:(i + 1) * self.batch_size]
+        x, y = self.images[idx], self.labels[idx]
+        if self.batch_fn is not None:
+            x, y = self.batch_fn(x, y, np.random.default_rng([self.seed, step]))
+        return x, y
+
+    def get(self, step, total):
+        """The batch of ``step``; starts on ``step + 1``'s when it is below ``total``."""
+        ahead, self._next = self._next, None
+        batch = ahead[1].result() if ahead and ahead[0] == step else self.make(step)
+        if self._pool is not None and step + 1 < total:
+            self._next = (step + 1, self._pool.submit(self.make, step + 1))
+        return batch
+
+    def close(self):
+        """Stop the background thread (waiting for a batch it is making)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._next = None
 
 
 class Trainer:
@@ -290,7 +347,7 @@ class Trainer:
     def fit(self, train, val=None, test=None, *, epochs=None, steps=None, batch_size=128,
             batch_fn=None, feed_extra=None, checkpoint_steps=None, summary_steps=50,
             eval_batch_size=500, train_eval_size=0, eval_steps=None, on_epoch_end=None,
-            on_step=None, warmup_steps=0, trace_first_step=False):
+            on_step=None, warmup_steps=0, trace_first_step=False, prefetch=True):
         """Train until ``steps`` global steps, or ``epochs`` epochs, have run in total.
 
         Args:
@@ -303,6 +360,11 @@ class Trainer:
           batch_size: examples per training step.
           batch_fn: ``fn(images, labels, rng) -> (images, labels)`` applied to each
             training batch (augmentation); ``rng`` is seeded by ``(seed, step)``.
+            It runs in a background thread (``prefetch``): it may use only its
+            arguments.
+          prefetch: make each step's batch (gather + ``batch_fn``) in a background
+            thread while the previous step runs (:class:`Batches`); the same
+            batches, in less wall time when ``batch_fn`` does real work.
           feed_extra: more feeds for training steps (e.g. a ``keep_prob`` placeholder).
           checkpoint_steps: checkpoint every this many steps instead of after each
             epoch (always at the end too).
@@ -356,22 +418,19 @@ class Trainer:
         splits = {"train_eval": None, "val": val, "test": test}
         running, run_start = RunningMeans(), time.time()
 
+        batches = Batches(images, labels, batch_size, self.seed, batch_fn, prefetch)
         bar = tqdm(total=total, initial=min(step, total), unit="step", dynamic_ncols=True,
                    disable=None if self.progress else True, file=sys.stderr)
         try:
             while step < total:
                 epoch = step // spe
-                order = epoch_order(n, self.seed, epoch)
                 if train_eval_size:  # the first examples of this epoch's order
-                    sub = order[:train_eval_size]
+                    sub = batches.order(epoch)[:train_eval_size]
                     splits["train_eval"] = (images[sub], labels[sub])
                 bar.set_description(f"epoch {epoch + 1}/{math.ceil(total / spe)}")
                 while step < total and step // spe == epoch:
                     i = step % spe
-                    idx = order[i * batch_size:(i + 1) * batch_size]
-                    x, y = images[idx], labels[idx]
-                    if batch_fn is not None:
-                        x, y = batch_fn(x, y, np.random.default_rng([self.seed, step]))
+                    x, y = batches.get(step, total)
                     feed = self._feed(x, y, True, feed_extra)
                     fetch = dict(fetches)
                     write_summary = bool(summary_steps) and step % summary_steps == 0
@@ -407,6 +466,7 @@ class Trainer:
                         self.save(step)
                         last_saved = step
         finally:
+            batches.close()
             bar.close()
         if last_saved != step:
             self.save(step)
