@@ -33,6 +33,12 @@ zero-padded to the new width; B is a 1x1 convolution (+ BN in v1) only where
 the shape changes, the identity elsewhere; C is a 1x1 projection on every
 block (Table 3 of [1]).
 
+Batch norm runs as one fused kernel (``core.layers.batch_norm(fused=True)``, TF-slim's
+default too): the same numbers up to rounding, and on the course's two-core CPU
+ResNet-20's training step at batch 128 runs 1.18x to 1.20x faster than with the
+spelled-out ``tf.nn.moments`` + ``tf.nn.batch_normalization`` (two interleaved
+runs: 274 -> 329 and 245 -> 288 images/s).
+
 Usage::
 
     logits, end_points = resnet20(images, 10, is_training)
@@ -63,7 +69,7 @@ def _conv_bn(x, filters, stride, is_training, wd, scope, relu=True, ksize=3):
     """conv -> BN (-> ReLU): one layer of an original (v1) block."""
     with tf1.variable_scope(scope):
         x = _conv(x, filters, ksize, stride, wd, scope="conv")
-        x = batch_norm(x, is_training, scope="bn")
+        x = batch_norm(x, is_training, scope="bn", fused=True)
         return tf.nn.relu(x) if relu else x
 
 
@@ -71,7 +77,7 @@ def _bn_relu_conv(x, filters, stride, is_training, wd, scope, ksize=3):
     """BN -> ReLU -> conv: one layer of a pre-activation (v2) block. Returns
     ``(conv output, the activation it read)``."""
     with tf1.variable_scope(scope):
-        act = tf.nn.relu(batch_norm(x, is_training, scope="bn"))
+        act = tf.nn.relu(batch_norm(x, is_training, scope="bn", fused=True))
         return _conv(act, filters, ksize, stride, wd, scope="conv"), act
 
 
@@ -163,7 +169,7 @@ def post_activation(x, is_training, scope="postnorm"):
     """The final BN -> ReLU of a pre-activation network (the last block adds
     without an activation)."""
     with tf1.variable_scope(scope):
-        return tf.nn.relu(batch_norm(x, is_training, scope="bn"))
+        return tf.nn.relu(batch_norm(x, is_training, scope="bn", fused=True))
 
 
 def blocks_per_stage(n=None, depth=None, bottleneck=False, scope="resnet"):
