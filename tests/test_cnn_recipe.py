@@ -1,13 +1,16 @@
 """The main job's faster options: one-cycle, label smoothing, test-time flips, fused
 batch norm, the fast recipe's network and its whitening layer, ``--recipe`` and the
 time to a target accuracy."""
+import dataclasses
 import json
+import types
 
 import numpy as np
 import pytest
 
 from conftest import run_lesson
 from tfgraph_lessons import cnn_cifar
+from tfgraph_lessons.core.errors import UsageError
 from tfgraph_lessons.nets import fast_cifar as fc
 
 
@@ -171,3 +174,31 @@ def test_fast_mode_shrinks_the_recipe_and_times_the_target(tmp_path, capsys):
     m = cnn_cifar.train_and_evaluate(config, tmp_path / "t")
     assert m["epochs_to_target"] == m["history"][0]["epoch"]
     assert 0 < m["seconds_to_target"] <= m["wall_seconds"]
+
+
+def test_width_reaches_the_fast_network_and_is_refused_for_others(tmp_path, monkeypatch):
+    config = cnn_cifar.parse_config(["--recipe", "fast", "--width", "0.25"])
+    assert config.width == 0.25 and config.model == "fast_cifar"
+    with pytest.raises(UsageError, match="--width 0.5: .*not of --model slide_cnn"):
+        cnn_cifar.resolve_config(cnn_cifar.CNNConfig(width=0.5))
+    with pytest.raises(UsageError, match="--width 0: a positive multiplier"):
+        cnn_cifar.resolve_config(dataclasses.replace(config, width=0.0))
+
+    seen = {}
+
+    class Built(Exception):
+        pass
+
+    def build_graph(config, image_shape, num_classes, mean, std, steps, net_options=None):
+        seen.update(net_options)
+        raise Built
+
+    monkeypatch.setattr(cnn_cifar, "build_graph", build_graph)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
+    split = (images, rng.integers(0, 10, 64))
+    ds = types.SimpleNamespace(image_shape=(32, 32, 3), num_classes=10)
+    with pytest.raises(Built):
+        cnn_cifar.train_and_evaluate(cnn_cifar.resolve_config(config), tmp_path,
+                                     splits=(ds, split, None, split))
+    assert seen["width"] == 0.25 and seen["whitening"].shape == (2, 2, 3, 24)
