@@ -1,6 +1,8 @@
 """The shared lesson command line: every option documented, each default stated once."""
 import argparse
 import importlib
+import subprocess
+import sys
 
 import pytest
 
@@ -44,3 +46,13 @@ def test_every_option_has_help_that_states_its_default_once(lesson, monkeypatch,
         meaningful = action.default not in (None, False, argparse.SUPPRESS) and action.nargs != 0
         if meaningful:
             assert "default" in text, f"{lesson} {flag} does not state its default: {text}"
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly():
+    # ``python -m tfgraph_lessons.figures --list | head -1``: stdout closes under the writer
+    proc = subprocess.Popen([sys.executable, "-m", "tfgraph_lessons.figures", "--list"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err

@@ -6,6 +6,7 @@ times (each start imports TensorFlow, a few seconds).
 import math
 import os
 import re
+import struct
 import subprocess
 import sys
 
@@ -17,7 +18,7 @@ matplotlib.use("Agg")  # this process draws too; no display needed
 
 from tfgraph_lessons import figures  # noqa: E402
 from tfgraph_lessons.core.errors import UsageError  # noqa: E402
-from tfgraph_lessons.figures import conv_basics  # noqa: E402
+from tfgraph_lessons.figures import catalogue, conv_basics  # noqa: E402
 from tfgraph_lessons.figures.__main__ import main as figures_main  # noqa: E402
 
 SEED_FIGURES = {
@@ -222,13 +223,60 @@ def full_run(tmp_path_factory):
     return run_cli("--out", out), out
 
 
-def test_cli_list_names_every_seed_figure():
+def test_cli_list_is_the_catalogue_in_slide_order():
     res = run_cli("--list")
     assert res.returncode == 0, res.stderr
-    listed = {line.split()[0] for line in res.stdout.splitlines() if line.strip()}
-    assert SEED_FIGURES <= listed
-    for line in res.stdout.splitlines():
-        assert len(line.split(None, 1)) == 2  # name and description
+    header, *rows = res.stdout.splitlines()
+    assert header.split() == ["figure", "ch", "slide", "topic", "needs"]
+    assert [r.split()[0] for r in rows] == [slot.name for slot in catalogue.CATALOGUE]
+    assert SEED_FIGURES <= {r.split()[0] for r in rows}
+    padding = next(r for r in rows if r.startswith("padding_stride "))
+    assert padding.split()[1] == "04" and "VALID vs SAME" in padding and padding.endswith(" -")
+    assert next(r for r in rows if r.startswith("cnn_filters_over_time ")).endswith(
+        "a lesson's run")
+    res = run_cli("--list", "--chapter", "rnn")
+    assert [r.split()[1] for r in res.stdout.splitlines()[1:]] == ["07"] * 7
+
+
+def test_every_figure_has_one_place_in_the_catalogue():
+    registered = set(figures.load_all())
+    names = [slot.name for slot in catalogue.CATALOGUE]
+    assert len(names) == len(set(names))
+    assert set(names) == registered
+    assert {slot.chapter for slot in catalogue.CATALOGUE} <= set(catalogue.CHAPTERS)
+    # what a figure needs, against what the command skips without it (the full run's test)
+    assert {s.name for s in catalogue.CATALOGUE if s.needs == "run"} == RUN_FIGURES
+    assert {s.name for s in catalogue.CATALOGUE if s.needs == "data"} == DATA_FIGURES
+    assert all(s.needs in catalogue.NEEDS for s in catalogue.CATALOGUE)
+
+
+@pytest.mark.parametrize("text, key", [("4", "04"), ("04", "04"), ("CNN", "04"), ("rl", "08"),
+                                       ("10", None), ("cats", None)])
+def test_chapter_names(text, key):
+    assert catalogue.chapter_key(text) == key
+
+
+def test_svg_and_pdf_and_dpi_write_the_same_bytes_twice(tmp_path):
+    for fmt, magic in (("svg", b"<?xml"), ("pdf", b"%PDF")):
+        a = figures.render(["relu"], tmp_path / "a", fmt=fmt, dpi=60)[0]
+        b = figures.render(["relu"], tmp_path / "b", fmt=fmt, dpi=60)[0]
+        assert a.name == f"relu.{fmt}" and a.read_bytes().startswith(magic)
+        assert a.read_bytes() == b.read_bytes(), fmt
+        assert b"CreationDate" not in a.read_bytes() and b"<dc:date>" not in a.read_bytes()
+    png = figures.render(["relu"], tmp_path / "c", dpi=50)[0]
+    width, height = struct.unpack(">II", png.read_bytes()[16:24])   # the PNG's IHDR
+    size = figures.FIGURES["relu"].figsize
+    assert (width, height) == (round(size[0] * 50), round(size[1] * 50))
+    with pytest.raises(UsageError, match="unknown figure format 'gif'"):
+        figures.render(["relu"], tmp_path, fmt="gif")
+
+
+def test_cli_chapter_renders_that_chapter_only(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TFGRAPH_CNN_RUN", NO_RUN)
+    assert figures_main(["--chapter", "04", "--format", "svg", "--out", str(tmp_path)]) == 0
+    chapter = {s.name for s in catalogue.CATALOGUE if s.chapter == "04"}
+    assert {p.name for p in tmp_path.iterdir()} == {f"{n}.svg" for n in chapter - RUN_FIGURES}
+    assert "skipped cnn_filters_over_time: " in capsys.readouterr().err
 
 
 def test_cli_full_run_writes_every_png(full_run):

@@ -59,6 +59,11 @@ def run_main(fn, *args, **kwargs):
         print("interrupted; run again with --resume to continue from the last checkpoint",
               file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:
+        # the reader of stdout went away (``--list | head``): stop without a traceback,
+        # and point stdout at /dev/null so that Python's flush at exit cannot fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
 
 
 def fast_mode(flag=False):

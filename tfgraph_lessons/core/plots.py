@@ -25,10 +25,17 @@ def _figure(figsize):
     return Figure(figsize=figsize, layout="constrained")
 
 
-def save_figure(fig, path, dpi=DPI):
-    """Write ``fig`` to ``path`` (PNG) via a temporary file and a rename."""
+# what each format would stamp with the date or the version: left out, so a rerun writes
+# the same bytes
+NO_STAMP = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None},
+            "pdf": {"CreationDate": None, "Creator": None, "Producer": None}}
+
+
+def save_figure(fig, path, dpi=DPI, fmt="png"):
+    """Write ``fig`` to ``path`` as ``fmt`` (png, svg or pdf) via a temporary file and a
+    rename, without a date or a software stamp (:data:`NO_STAMP`)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    fig.savefig(buf, format=fmt, dpi=dpi, metadata=NO_STAMP[fmt])
     atomic_write_bytes(path, buf.getvalue())
     return path
 

@@ -50,6 +50,7 @@ __all__ = [
     "DEFAULT_FIGSIZE",
     "DPI",
     "FIGURES",
+    "FORMATS",
     "MODULES",
     "STYLE",
     "FigureEntry",
@@ -74,6 +75,7 @@ MODULES = [
 ]
 
 DEFAULT_OUT = Path("runs") / "figures"  # beside the lessons' runs/<lesson>; git-ignored
+FORMATS = ("png", "svg", "pdf")         # what render() writes (--format)
 DEFAULT_FIGSIZE = (8.0, 4.5)            # inches; 16:9 like the slides
 DPI = 150                               # 1200 x 675 pixels at the default size
 
@@ -90,6 +92,7 @@ STYLE = {
     "figure.facecolor": "white",
     "savefig.facecolor": "white",
     "figure.constrained_layout.use": True,
+    "svg.hashsalt": "tfgraph_lessons",   # the SVG's element ids, the same on every run
     "image.interpolation": "nearest",
     "axes.spines.top": False,
     "axes.spines.right": False,
@@ -177,10 +180,12 @@ def load_all():
 
 
 def _select(names):
-    """The entries for ``names`` (all, sorted by name, when None), in the order given."""
+    """The entries for ``names`` (all, in slide order, when None), in the order given."""
+    from tfgraph_lessons.figures.catalogue import in_slide_order
+
     load_all()
     if names is None:
-        return [FIGURES[n] for n in sorted(FIGURES)]
+        return [FIGURES[n] for n in in_slide_order(FIGURES)]
     if isinstance(names, str):
         names = [names]
     unknown = [n for n in names if n not in FIGURES]
@@ -235,23 +240,34 @@ def make(name):
         return _build(entry)
 
 
-def render(names=None, out_dir=DEFAULT_OUT, progress=None):
-    """Draw figures and write ``<out_dir>/<name>.png`` for each.
+def render(names=None, out_dir=DEFAULT_OUT, progress=None, fmt="png", dpi=DPI, skip=None):
+    """Draw figures and write ``<out_dir>/<name>.<fmt>`` for each.
 
     Args:
       names: figure names (a list, or one name); None renders every registered figure.
       out_dir: folder to write into (created if missing).
       progress: show a progress bar (tqdm); None shows one for more than 3 figures.
+      fmt: ``'png'``, ``'svg'`` or ``'pdf'`` (:data:`FORMATS`); each is written without
+        a date, so a rerun writes the same bytes.
+      dpi: dots per inch of a PNG (and of the images embedded in an SVG or PDF).
+      skip: skip a figure whose data or run is missing (:class:`FigureUnavailable`) with
+        a notice on stderr instead of raising; None skips when ``names`` is None (the
+        whole catalogue) and raises for figures asked for by name.
 
     Returns:
-      list of the written ``Path``s, in the order of ``names`` (sorted by name when None).
+      list of the written ``Path``s, in the order of ``names`` (slide order when None,
+      :mod:`~tfgraph_lessons.figures.catalogue`).
 
     Raises:
-      UsageError: an unknown name, or ``out_dir`` cannot be created.
+      UsageError: an unknown name or format, a dpi below 1, or ``out_dir`` cannot be created.
     """
     import matplotlib.pyplot as plt
     from tqdm.auto import tqdm
 
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown figure format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if not dpi >= 1:
+        raise UsageError(f"dpi must be at least 1, got {dpi}")
     entries = _select(names)
     out_dir = Path(out_dir)
     try:
@@ -268,13 +284,13 @@ def render(names=None, out_dir=DEFAULT_OUT, progress=None):
             try:
                 fig = _build(entry)
             except FigureUnavailable as e:
-                if names is not None:
+                if not (names is None if skip is None else skip):
                     raise
                 print(f"skipped {entry.name}: {e}", file=sys.stderr)
                 continue
             try:
-                path = out_dir / f"{entry.name}.png"
-                save_figure(fig, path, dpi=DPI)
+                path = out_dir / f"{entry.name}.{fmt}"
+                save_figure(fig, path, dpi=dpi, fmt=fmt)
             except OSError as e:
                 raise UsageError(f"cannot write {path}: {e.strerror}; pass a writable --out folder") from None
             finally:

@@ -1,11 +1,35 @@
-"""Regenerate the slide figures: ``python -m tfgraph_lessons.figures [--list] [--only NAME ...] [--out DIR]``.
+"""Regenerate the slide figures: ``python -m tfgraph_lessons.figures [--list]
+[--only NAME ... | --chapter CH] [--format png|svg|pdf] [--dpi N] [--out DIR]``.
 
 Also installed as the ``tfgraph-figures`` command. A bad flag, a bad name or an
 unwritable folder is a one-line ``error: ...`` on stderr and exit status 2.
 """
+import argparse
 import sys
 
 from tfgraph_lessons.core.cli import OneLineParser, run_main
+
+
+def _chapter(text):
+    """``--chapter``'s type: a chapter number or word -> its key (``'cnn'`` -> ``'04'``)."""
+    from tfgraph_lessons.figures.catalogue import CHAPTER_WORDS, CHAPTERS, chapter_key
+
+    key = chapter_key(text)
+    if key is None:
+        raise argparse.ArgumentTypeError(
+            f"unknown chapter {text!r}; use a number {min(CHAPTERS)}-{max(CHAPTERS)} or one of "
+            f"{', '.join(sorted(CHAPTER_WORDS))}")
+    return key
+
+
+def _dpi(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of dots per inch >= 1, got {text!r}")
+    return value
 
 
 def parse_args(argv=None):
@@ -15,43 +39,76 @@ def parse_args(argv=None):
       argv: arguments without the program name; None reads ``sys.argv[1:]``.
 
     Returns:
-      ``argparse.Namespace`` with ``list`` (bool), ``only`` (list of names or None), ``out`` (str).
+      ``argparse.Namespace`` with ``list`` (bool), ``only`` (list of names or None),
+      ``chapter`` (a chapter key or None), ``format``, ``dpi`` and ``out`` (str).
 
     Raises:
       SystemExit: status 2 after one ``error: ... (see --help)`` line on stderr for a bad argument.
     """
-    from tfgraph_lessons.figures import DEFAULT_OUT, DPI
+    from tfgraph_lessons.figures import DEFAULT_OUT, DPI, FORMATS
 
     p = OneLineParser(
         prog="python -m tfgraph_lessons.figures",
         description=(
-            "Regenerate the slide figures as PNG files, one <name>.png per figure, "
-            f"at {DPI} dpi; a rerun writes byte-identical files."
+            "Regenerate the slide figures, one <name>.<format> file per figure, in slide "
+            "order; a rerun writes byte-identical files."
         ),
     )
-    p.add_argument("--list", action="store_true", help="print each figure's name and description, and exit")
-    p.add_argument(
+    p.add_argument("--list", action="store_true",
+                   help="print each figure's name, chapter, slide topic and what it needs (a "
+                        "data set on disk, a lesson's run), in slide order, and exit")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument(
         "--only", nargs="+", action="extend", metavar="NAME",
         help="render only these figures (repeatable; see --list for the names)",
     )
+    which.add_argument("--chapter", type=_chapter, metavar="CH",
+                       help="only one chapter's figures: its number (04) or word (cnn)")
+    p.add_argument("--format", default="png", choices=FORMATS,
+                   help="file format (default: png)")
+    p.add_argument("--dpi", type=_dpi, default=DPI,
+                   help=f"resolution of PNGs and of the images inside SVG/PDF (default: {DPI})")
     p.add_argument(
         "--out", default=str(DEFAULT_OUT), metavar="DIR",
-        help=f"folder to write the PNGs into, created if missing (default: {DEFAULT_OUT})",
+        help=f"folder to write the figures into, created if missing (default: {DEFAULT_OUT})",
     )
     return p.parse_args(argv)
 
 
+def catalogue_lines(chapter=None):
+    """The ``--list`` table: a header, then one line per figure in slide order."""
+    from tfgraph_lessons import figures
+    from tfgraph_lessons.figures.catalogue import NEEDS, SLOTS, in_slide_order
+
+    names = [n for n in in_slide_order(figures.load_all())
+             if chapter is None or n in SLOTS and SLOTS[n].chapter == chapter]
+    width = max([len(n) for n in names] + [6])
+    topic = max([len(SLOTS[n].topic) for n in names if n in SLOTS] + [11])
+    lines = [f"{'figure':<{width}}  ch  {'slide topic':<{topic}}  needs"]
+    for n in names:
+        slot = SLOTS.get(n)
+        lines.append(f"{n:<{width}}  {slot.chapter if slot else '--'}  "
+                     f"{slot.topic if slot else '(not in the catalogue)':<{topic}}  "
+                     f"{NEEDS[slot.needs] if slot else '-'}")
+    return lines
+
+
 def _main(argv=None):
     from tfgraph_lessons import figures
+    from tfgraph_lessons.figures.catalogue import SLOTS
 
     args = parse_args(argv)
     if args.list:
-        entries = figures.load_all()
-        width = max(len(n) for n in entries)
-        for name in sorted(entries):
-            print(f"{name:<{width}}  {entries[name].description}")
+        print("\n".join(catalogue_lines(args.chapter)))
         return 0
-    paths = figures.render(args.only, args.out)
+    names = args.only
+    if args.chapter is not None:
+        names = [n for n in figures.load_all() if n in SLOTS and SLOTS[n].chapter == args.chapter]
+        if not names:
+            print(f"chapter {args.chapter} has no figures yet (see --list)")
+            return 0
+    paths = figures.render(names, args.out, fmt=args.format, dpi=args.dpi,
+                           skip=args.only is None)  # a figure named with --only must be made
     print(f"wrote {len(paths)} figure(s) to {args.out}")
     return 0
 
