@@ -329,3 +329,22 @@ def test_cli_unknown_name_is_one_line_and_exit_2(tmp_path):
     assert lines[0].startswith("error: unknown figure 'no_such_figure'")
     assert "relu" in lines[0] and "--list" in lines[0]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_learning_curves_tell_the_splits_apart_in_colour_and_in_black_and_white():
+    from tfgraph_lessons.core import plots
+
+    history = [{"epoch": e, **{f"{s}_{m}": 0.5 + 0.01 * e for s in ("train_eval", "val", "test")
+                               for m in ("accuracy", "loss")}} for e in range(1, 31)]
+    fig = plots.learning_curves({"run": history})
+    for ax in fig.axes:
+        lines = ax.get_lines()
+        assert len(lines) == 3
+        # every pair of splits differs in colour, and in line style and marker (grey print)
+        for attr in ("get_color", "get_linestyle", "get_marker"):
+            assert len({getattr(line, attr)() for line in lines}) == 3, attr
+        assert all(line.get_markevery() == 2 for line in lines)  # 30 epochs: every 2nd
+    two = plots.learning_curves({"a": history, "b": history})
+    lines = two.axes[0].get_lines()
+    assert len({line.get_color() for line in lines}) == 2            # a colour per run
+    assert len({(line.get_linestyle(), line.get_marker()) for line in lines}) == 3

@@ -62,6 +62,13 @@ def save_gif(frames, path, fps=25, width=300):
     return Path(path)
 
 
+# learning curves: each split its line style and marker (readable in black and white),
+# its colour when one run is drawn; each run its colour when several are
+SPLIT_STYLES = {"train": ("-", "o"), "val": ("--", "s"), "test": (":", "^")}
+SPLIT_COLORS = {"train": "tab:blue", "val": "tab:orange", "test": "tab:green"}
+RUN_COLORS = ["tab:blue", "tab:red", "tab:green", "tab:purple"]
+
+
 def learning_curves(runs, title="Learning curves"):
     """Accuracy and loss (cross-entropy) per evaluation, against the epoch.
 
@@ -72,14 +79,18 @@ def learning_curves(runs, title="Learning curves"):
         measured in inference mode (the legend says so). Without
         ``train_eval_*`` the training curve is ``train_running_*``, the mean over
         the training batches with dropout and augmentation on, labelled as such.
+
+    Train, validation and test differ in colour (one run), line style and marker.
     """
     fig = _figure((11, 4.2))
     ax_acc, ax_loss = fig.subplots(1, 2)
-    styles = {"train": "-", "val": "--", "test": ":"}
-    colors = ["tab:blue", "tab:red", "tab:green", "tab:purple"]
-    for color, (label, history) in zip(colors, runs.items()):
+    for run_color, (label, history) in zip(RUN_COLORS, runs.items()):
         epochs = [h["epoch"] for h in history]
-        for split, style in styles.items():
+        every = max(1, len(epochs) // 12)  # at most about a dozen markers per curve
+        for split, (style, marker) in SPLIT_STYLES.items():
+            # one run: a colour per split; several: a colour per run. The line style and
+            # the marker tell the splits apart in black and white too.
+            color = SPLIT_COLORS[split] if len(runs) == 1 else run_color
             for ax, metric in ((ax_acc, "accuracy"), (ax_loss, "loss")):
                 keys = ([f"train_eval_{metric}", f"train_running_{metric}"] if split == "train"
                         else [f"{split}_{metric}"])
@@ -90,7 +101,8 @@ def learning_curves(runs, title="Learning curves"):
                 what = ("train (training batches, dropout on)" if "running" in key
                         else f"{split} (inference)")
                 name = f"{label}: {what}" if len(runs) > 1 else what
-                ax.plot(epochs, values, style, color=color, label=name, marker=".")
+                ax.plot(epochs, values, style, color=color, label=name, marker=marker,
+                        markersize=4, markevery=every)
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy (nats)", title="loss (no weight decay)")
     for ax in (ax_acc, ax_loss):
