@@ -28,6 +28,9 @@ EXTRAS_REQUIRE = {
         "ipykernel>=6.29",
         # the COCO evaluator itself: the detection chapter's AP is checked against it
         "pycocotools>=2.0.7",
+        # drives the system's Chromium (Debian: apt-get install -y chromium) to open the
+        # figure gallery; without a Chromium that one test is skipped
+        "playwright>=1.40",
     ],
     "gpu": ["tensorflow[and-cuda]>=2.16,<2.22"],
     # benchmarks/run.py's PyTorch arm (without it that arm is reported as skipped). PyPI's

@@ -6,6 +6,7 @@ times (each start imports TensorFlow, a few seconds).
 import math
 import os
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -18,7 +19,7 @@ matplotlib.use("Agg")  # this process draws too; no display needed
 
 from tfgraph_lessons import figures  # noqa: E402
 from tfgraph_lessons.core.errors import UsageError  # noqa: E402
-from tfgraph_lessons.figures import catalogue, conv_basics  # noqa: E402
+from tfgraph_lessons.figures import catalogue, conv_basics, gallery  # noqa: E402
 from tfgraph_lessons.figures.__main__ import main as figures_main  # noqa: E402
 
 SEED_FIGURES = {
@@ -56,6 +57,7 @@ RUN_FIGURES = {"cnn_filters_over_time", "rnn_loss_curves"}
 DATA_FIGURES = {"data_mnist_samples", "data_cifar10_samples", "data_cifar100_samples",
                 "data_svhn_samples"}
 SKIPPED = RUN_FIGURES | DATA_FIGURES
+GALLERY = {"index.html", "gallery.md"}  # written beside the figures of a chapter or of all
 
 
 def run_cli(*args):
@@ -275,7 +277,7 @@ def test_cli_chapter_renders_that_chapter_only(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TFGRAPH_CNN_RUN", NO_RUN)
     assert figures_main(["--chapter", "04", "--format", "svg", "--out", str(tmp_path)]) == 0
     chapter = {s.name for s in catalogue.CATALOGUE if s.chapter == "04"}
-    assert {p.name for p in tmp_path.iterdir()} == {f"{n}.svg" for n in chapter - RUN_FIGURES}
+    assert {p.name for p in tmp_path.iterdir()} == {f"{n}.svg" for n in chapter - RUN_FIGURES} | GALLERY
     assert "skipped cnn_filters_over_time: " in capsys.readouterr().err
 
 
@@ -283,7 +285,7 @@ def test_cli_full_run_writes_every_png(full_run):
     res, out = full_run
     assert res.returncode == 0, res.stderr
     expected = set(figures.load_all()) - SKIPPED
-    assert {p.name for p in out.iterdir()} == {f"{n}.png" for n in expected}
+    assert {p.name for p in out.iterdir()} == {f"{n}.png" for n in expected} | GALLERY
     for name in SKIPPED:
         assert f"skipped {name}: " in res.stderr
 
@@ -303,7 +305,7 @@ def test_rerun_writes_identical_bytes(full_run, tmp_path, monkeypatch):
     monkeypatch.setenv("TFGRAPH_DATA", NO_RUN)
     _, out_a = full_run
     paths = figures.render(None, tmp_path, progress=False)  # this process, another folder
-    assert len(paths) == len(list(out_a.iterdir()))
+    assert len(paths) == len(list(out_a.glob("*.png")))
     for p in paths:
         assert p.read_bytes() == (out_a / p.name).read_bytes(), f"{p.name} differs between runs"
 
@@ -348,3 +350,61 @@ def test_learning_curves_tell_the_splits_apart_in_colour_and_in_black_and_white(
     lines = two.axes[0].get_lines()
     assert len({line.get_color() for line in lines}) == 2            # a colour per run
     assert len({(line.get_linestyle(), line.get_marker()) for line in lines}) == 3
+
+
+# ----------------------------------------------------------------------------- the gallery
+
+
+def test_gallery_pages_show_each_figure_with_its_command(tmp_path):
+    paths = figures.render(["relu", "conv_slide_example"], tmp_path)
+    index, markdown = gallery.write(paths, tmp_path, missing=["cnn_filters_over_time"])
+    page = index.read_text()
+    assert re.findall(r'<img src="([^"]+)"', page) == ["relu.png", "conv_slide_example.png"]
+    assert page.index("02 data and preprocessing") < page.index("04 CNNs on CIFAR-10")
+    assert "python -m tfgraph_lessons.figures --only relu</code>" in page
+    assert "<strong>cnn_filters_over_time</strong>: needs a lesson&#x27;s run" in page
+    assert "http" not in page and "<script" not in page          # nothing fetched, no script
+    md = markdown.read_text()
+    assert "![relu](relu.png)" in md and "    python -m tfgraph_lessons.figures --only relu" in md
+    assert "- `cnn_filters_over_time`: needs a lesson's run" in md
+    again = gallery.write(paths, tmp_path / "again", missing=["cnn_filters_over_time"])
+    assert [p.read_bytes() for p in again] == [index.read_bytes(), markdown.read_bytes()]
+    svg = figures.render(["relu"], tmp_path / "svg", fmt="svg", dpi=80)
+    assert 'src="relu.svg"' in gallery.html_page(svg, fmt="svg", dpi=80)
+    assert "--only relu --format svg --dpi 80" in gallery.html_page(svg, fmt="svg", dpi=80)
+    pdf = figures.render(["relu"], tmp_path / "pdf", fmt="pdf")
+    assert '<a href="relu.pdf">' in gallery.html_page(pdf, fmt="pdf")
+
+
+def chromium():
+    """The system's Chromium (Debian: ``apt-get install -y chromium``), or None."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def test_the_gallery_opens_in_a_real_browser(full_run):
+    # every image of the whole catalogue's gallery loads, and the page logs no error
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
+    browser_path = chromium()
+    if browser_path is None:
+        pytest.skip("no Chromium (apt-get install -y chromium)")
+    res, out = full_run
+    assert res.returncode == 0, res.stderr
+    errors = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=browser_path, args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto((out / "index.html").resolve().as_uri())
+            page.wait_for_load_state("load")
+            images = page.evaluate("Array.from(document.images, i => [i.getAttribute('src'), "
+                                   "i.complete, i.naturalWidth])")
+        finally:
+            browser.close()
+    assert errors == []
+    assert sorted(src for src, _, _ in images) == sorted(p.name for p in out.glob("*.png"))
+    assert all(done and width > 0 for _, done, width in images), images

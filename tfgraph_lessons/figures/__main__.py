@@ -1,6 +1,9 @@
 """Regenerate the slide figures: ``python -m tfgraph_lessons.figures [--list]
 [--only NAME ... | --chapter CH] [--format png|svg|pdf] [--dpi N] [--out DIR]``.
 
+Drawing a chapter or everything also writes the gallery, ``OUT/index.html`` and
+``OUT/gallery.md`` (:mod:`tfgraph_lessons.figures.gallery`).
+
 Also installed as the ``tfgraph-figures`` command. A bad flag, a bad name or an
 unwritable folder is a one-line ``error: ...`` on stderr and exit status 2.
 """
@@ -109,7 +112,16 @@ def _main(argv=None):
             return 0
     paths = figures.render(names, args.out, fmt=args.format, dpi=args.dpi,
                            skip=args.only is None)  # a figure named with --only must be made
-    print(f"wrote {len(paths)} figure(s) to {args.out}")
+    if args.only is not None:  # a few figures redrawn: the folder's gallery stays as it was
+        print(f"wrote {len(paths)} figure(s) to {args.out}")
+        return 0
+    from tfgraph_lessons.figures import gallery
+
+    asked = names if names is not None else list(figures.FIGURES)
+    missing = sorted(set(asked) - {p.stem for p in paths})
+    index, markdown = gallery.write(paths, args.out, missing, fmt=args.format, dpi=args.dpi)
+    print(f"wrote {len(paths)} figure(s) to {args.out}, and the gallery: {index} "
+          f"(open it in a browser) and {markdown}")
     return 0
 
 
