@@ -408,3 +408,14 @@ def test_the_gallery_opens_in_a_real_browser(full_run):
     assert errors == []
     assert sorted(src for src, _, _ in images) == sorted(p.name for p in out.glob("*.png"))
     assert all(done and width > 0 for _, done, width in images), images
+
+
+def test_factorisation_counts_weights_and_measures_receptive_fields():
+    from tfgraph_lessons.figures import architectures
+
+    cases = architectures.factorisation_example(channels=3, size=11)
+    assert [c["name"] for c in cases] == ["5x5", "two 3x3", "7x7", "1x7 then 7x1"]
+    assert [c["per_c2"] for c in cases] == [25, 18, 49, 14]
+    assert [c["weights"] for c in cases] == [25 * 9, 18 * 9, 49 * 9, 14 * 9]
+    assert [c["field"] for c in cases] == [(5, 5), (5, 5), (7, 7), (7, 7)]
+    assert [int(c["support"].sum()) for c in cases] == [25, 25, 49, 49]   # full squares

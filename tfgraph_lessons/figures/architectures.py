@@ -6,6 +6,9 @@
   drawn from :data:`tfgraph_lessons.nets.vgg.CONFIGS`, the table the builder reads.
 * ``architectures_compare``: parameters and multiply-adds of the ImageNet-size
   networks on log scales, the papers' figures as markers.
+* ``conv_factorisation``: 5x5 as two 3x3 and 7x7 as 1x7 then 7x1 (Inception v2/v3),
+  the weights counted from the variables and the receptive fields measured with
+  ``tf.gradients`` (:func:`factorisation_example`).
 
 A figure whose network is not in the registry raises
 :class:`~tfgraph_lessons.figures.FigureUnavailable` saying which.
@@ -235,3 +238,75 @@ def architectures_compare():
     if not names:
         raise FigureUnavailable("no ImageNet-size network is in the registry yet")
     return compare_chart(compare(names))
+
+
+# ------------------------------------------------------------ convolution factorisation
+
+# (name, the stack's filter sizes): Inception v2/v3's factorisations (Szegedy et al. 2016,
+# "Rethinking the Inception Architecture", sections 3.1 and 3.2) next to what they replace
+FACTORISATIONS = (("5x5", ((5, 5),)), ("two 3x3", ((3, 3), (3, 3))),
+                  ("7x7", ((7, 7),)), ("1x7 then 7x1", ((1, 7), (7, 1))))
+
+
+def factorisation_example(channels=4, size=15):
+    """Each stack of :data:`FACTORISATIONS` built as graph ops, measured.
+
+    Every stack maps ``channels`` channels to ``channels`` (SAME padding, no
+    activation). Its weights are counted from its variables; its receptive field is
+    *measured*: ``tf.gradients`` of the centre output with respect to the input,
+    whose non-zero pixels are the ones that output sees (weights drawn positive, so
+    no sum cancels by chance).
+
+    Returns:
+      list of dicts ``{name, kernels, weights, per_c2, field, support}``: ``per_c2``
+      is weights / channels**2 (25, 18, 49, 14), ``field`` the (height, width) of the
+      pixels the centre output depends on, ``support`` that 0/1 ``size x size`` mask.
+    """
+    import numpy as np
+
+    from tfgraph_lessons.core.graph import new_graph, tf, tf1
+
+    results = []
+    for name, kernels in FACTORISATIONS:
+        with new_graph(seed=0) as g:
+            x = tf1.placeholder(tf.float32, [1, size, size, channels])
+            h = x
+            for i, (kh, kw) in enumerate(kernels):
+                w = tf1.get_variable(f"w{i}", [kh, kw, channels, channels],
+                                     initializer=tf1.random_uniform_initializer(0.1, 1.0))
+                h = tf.nn.conv2d(h, w, 1, "SAME")
+            centre = h[0, size // 2, size // 2, 0]
+            (grad,) = tf.gradients(centre, x)
+            weights = sum(int(np.prod(v.shape)) for v in tf1.trainable_variables())
+            with tf1.Session(graph=g) as sess:
+                sess.run(tf1.global_variables_initializer())
+                g_val = sess.run(grad, {x: np.zeros([1, size, size, channels], np.float32)})
+        support = (np.abs(g_val[0]).sum(axis=-1) > 0).astype(np.int64)
+        rows, cols = np.nonzero(support)
+        field = (int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1))
+        results.append({"name": name, "kernels": kernels, "weights": weights,
+                        "per_c2": weights / channels ** 2, "field": field, "support": support})
+    return results
+
+
+@register("conv_factorisation", "convolution factorisation: 5x5 as two 3x3, 7x7 as 1x7 then "
+          "7x1; weights counted from the variables, receptive fields measured by tf.gradients",
+          figsize=(12, 3.8))
+def conv_factorisation():
+    import matplotlib.pyplot as plt
+
+    cases = factorisation_example()
+    fig, axes = plt.subplots(1, len(cases))
+    for ax, case in zip(axes, cases):
+        ax.imshow(case["support"], cmap="Blues", vmin=0, vmax=1.4)
+        size = case["support"].shape[0]
+        ax.add_patch(plt.Rectangle((size // 2 - 0.5, size // 2 - 0.5), 1, 1, fill=False,
+                                   edgecolor="tab:red", linewidth=1.5))
+        ax.set_xticks([])
+        ax.set_yticks([])
+        h, w = case["field"]
+        ax.set_title(f"{case['name']}\n{case['per_c2']:g} C² weights, sees {h}x{w}",
+                     fontsize=10)
+    fig.suptitle("The same receptive field with fewer weights (C channels in and out; red: "
+                 "the output pixel, blue: the input pixels it depends on)", fontsize=11)
+    return fig
