@@ -419,3 +419,25 @@ def test_factorisation_counts_weights_and_measures_receptive_fields():
     assert [c["weights"] for c in cases] == [25 * 9, 18 * 9, 49 * 9, 14 * 9]
     assert [c["field"] for c in cases] == [(5, 5), (5, 5), (7, 7), (7, 7)]
     assert [int(c["support"].sum()) for c in cases] == [25, 25, 49, 49]   # full squares
+
+
+def test_the_shortcut_adds_x_to_the_branch_and_the_bottleneck_counts():
+    from tfgraph_lessons.figures import architectures as A
+
+    ex = A.shortcut_example()
+    x = np.array(A.SHORTCUT_X)
+
+    def same(image, kernel):  # SAME padding for a 3x3 kernel: pad 1, then VALID
+        return numpy_conv2d(np.pad(image, 1), np.array(kernel))
+
+    branch = same(np.maximum(same(x, A.SHORTCUT_K1), 0), A.SHORTCUT_K2)
+    np.testing.assert_array_equal(ex["F"], branch)
+    np.testing.assert_array_equal(ex["sum"], branch + x)
+    np.testing.assert_array_equal(ex["y"], np.maximum(branch + x, 0))
+    assert (ex["F"] < 0).any() and (ex["sum"] < 0).any()      # the relu has work to do
+    basic, bottleneck = A.block_weights(False), A.block_weights(True)
+    assert {k: s for k, (s, _) in basic.items()} == {"a": (3, 3, 256, 256), "b": (3, 3, 256, 256)}
+    assert {k: s for k, (s, _) in bottleneck.items()} == {
+        "a": (1, 1, 256, 64), "b": (3, 3, 64, 64), "c": (1, 1, 64, 256)}
+    assert sum(w for _, w in basic.values()) == 2 * 9 * 256 * 256          # 1,179,648
+    assert sum(w for _, w in bottleneck.values()) == 2 * 256 * 64 + 9 * 64 * 64   # 69,632

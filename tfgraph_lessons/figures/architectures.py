@@ -9,11 +9,16 @@
 * ``conv_factorisation``: 5x5 as two 3x3 and 7x7 as 1x7 then 7x1 (Inception v2/v3),
   the weights counted from the variables and the receptive fields measured with
   ``tf.gradients`` (:func:`factorisation_example`).
+* ``resnet_shortcut``: ``y = relu(F(x) + x)`` on a constructed 4x4 example computed in a
+  Session (:func:`shortcut_example`), and the basic vs bottleneck block's weights
+  counted from the resnet builder's variables (:func:`block_weights`).
 
 A figure whose network is not in the registry raises
 :class:`~tfgraph_lessons.figures.FigureUnavailable` saying which.
 """
 import importlib
+
+import numpy as np
 
 from tfgraph_lessons.figures import FigureUnavailable, register
 
@@ -309,4 +314,87 @@ def conv_factorisation():
                      fontsize=10)
     fig.suptitle("The same receptive field with fewer weights (C channels in and out; red: "
                  "the output pixel, blue: the input pixels it depends on)", fontsize=11)
+    return fig
+
+
+# ------------------------------------------------------------------- the ResNet shortcut
+
+# a constructed example (the slide's own numbers were not available): a 4x4 input and the
+# two 3x3 filters of a residual branch F, small integers so the sums can be read
+SHORTCUT_X = ((1, 0, 2, 1), (0, 3, 1, 0), (2, 1, 0, 1), (1, 0, 1, 2))
+SHORTCUT_K1 = ((0, 1, 0), (1, -1, 1), (0, 1, 0))
+SHORTCUT_K2 = ((0, 0, 0), (0, 1, 0), (0, 0, -1))
+
+
+def shortcut_example():
+    """``y = relu(F(x) + x)`` with ``F(x) = conv(relu(conv(x, k1)), k2)``, computed in a Session.
+
+    Returns:
+      dict of int arrays ``x``, ``F`` (the branch), ``sum`` (F(x) + x) and ``y``.
+    """
+    import numpy as np
+
+    from tfgraph_lessons.core.graph import new_graph, tf, tf1
+
+    x = np.array(SHORTCUT_X, np.float32)[None, :, :, None]
+    k1, k2 = (np.array(k, np.float32)[:, :, None, None] for k in (SHORTCUT_K1, SHORTCUT_K2))
+    with new_graph() as g:
+        xs = tf1.placeholder(tf.float32, x.shape)
+        branch = tf.nn.conv2d(tf.nn.relu(tf.nn.conv2d(xs, k1, 1, "SAME")), k2, 1, "SAME")
+        total = branch + xs                                  # the shortcut: add x unchanged
+        y = tf.nn.relu(total)
+        with tf1.Session(graph=g) as sess:
+            f, s, out = sess.run([branch, total, y], {xs: x})
+    return {k: np.rint(v[0, :, :, 0]).astype(np.int64)
+            for k, v in (("x", x), ("F", f), ("sum", s), ("y", out))}
+
+
+def block_weights(bottleneck, channels=256):
+    """Convolution weights of one ResNet block on ``channels`` channels, counted from
+    the variables :func:`tfgraph_lessons.nets.resnet.residual_block` creates: the
+    basic block (two 3x3 of ``channels``) or the bottleneck (1x1 to a quarter, 3x3,
+    1x1 back). Returns ``{layer scope: (kernel shape, weights)}``."""
+    import numpy as np
+
+    from tfgraph_lessons.core.graph import new_graph, tf, tf1
+    from tfgraph_lessons.nets.resnet import residual_block
+
+    with new_graph():
+        x = tf1.placeholder(tf.float32, [1, 56, 56, channels])
+        residual_block(x, channels // 4 if bottleneck else channels, 1, False, None, "block",
+                       bottleneck=bottleneck)
+        return {v.op.name.split("/")[1]: (tuple(v.shape.as_list()), int(np.prod(v.shape)))
+                for v in tf1.trainable_variables() if v.op.name.endswith("conv/weights")}
+
+
+@register("resnet_shortcut", "the ResNet shortcut y = relu(F(x) + x) on a small matrix, and "
+          "the basic vs bottleneck block's weights, counted from the resnet builder's variables",
+          figsize=(13, 4.2))
+def resnet_shortcut():
+    import matplotlib.pyplot as plt
+
+    ex = shortcut_example()
+    fig, axes = plt.subplots(1, 5, width_ratios=[1, 1, 1, 1, 1.9])
+    for ax, (key, title) in zip(axes, (("F", "F(x), the branch"), ("x", "+ x, the shortcut"),
+                                       ("sum", "= F(x) + x"), ("y", "y = relu(F(x) + x)"))):
+        m = ex[key]
+        ax.imshow(m, cmap="RdBu", vmin=-8, vmax=8)
+        for (i, j), v in np.ndenumerate(m):
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=11)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(title, fontsize=10)
+    ax = axes[-1]
+    ax.axis("off")
+    lines = []
+    for bottleneck, name in ((False, "basic block"), (True, "bottleneck block")):
+        layers = block_weights(bottleneck)
+        lines.append(f"{name} on 256 channels:")
+        lines += [f"  {scope}: {'x'.join(map(str, shape[:2]))} conv, {shape[2]} -> {shape[3]}: "
+                  f"{w:,}" for scope, (shape, w) in sorted(layers.items())]
+        lines.append(f"  total {sum(w for _, w in layers.values()):,} weights")
+    ax.text(0, 0.5, "\n".join(lines), family="monospace", fontsize=9, va="center")
+    fig.suptitle("ResNet: the block learns F(x), the change to x (a constructed 4x4 example, "
+                 "computed in a Session); the bottleneck makes a block on 256 channels cheap",
+                 fontsize=11)
     return fig

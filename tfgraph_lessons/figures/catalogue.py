@@ -82,6 +82,7 @@ CATALOGUE = (
     Slot("alexnet_table", "06", "the AlexNet shape table"),
     Slot("vgg_configurations", "06", "the VGG A-E configuration table"),
     Slot("conv_factorisation", "06", "convolution factorisation and its receptive field"),
+    Slot("resnet_shortcut", "06", "the ResNet shortcut and the bottleneck block"),
     Slot("architectures_compare", "06", "results and analysis: parameters and cost"),
     # 07 RNNs
     Slot("rnn_cell_vanilla", "07", "the RNN cell"),
