@@ -441,3 +441,22 @@ def test_the_shortcut_adds_x_to_the_branch_and_the_bottleneck_counts():
         "a": (1, 1, 256, 64), "b": (3, 3, 64, 64), "c": (1, 1, 64, 256)}
     assert sum(w for _, w in basic.values()) == 2 * 9 * 256 * 256          # 1,179,648
     assert sum(w for _, w in bottleneck.values()) == 2 * 256 * 64 + 9 * 64 * 64   # 69,632
+
+
+def test_the_rl_loop_shows_what_the_real_environment_returned():
+    pytest.importorskip("gymnasium")
+    from tfgraph_lessons.figures import rl
+    from tfgraph_lessons.rl.envs import make_env
+
+    rows, episode = rl.agent_environment_steps(steps=6, seed=0)
+    assert [r["t"] for r in rows] == list(range(6)) and episode["length"] >= 6
+    assert episode["return"] == episode["length"]            # CartPole: +1 per step
+    env = make_env("CartPole-v1", seed=0)
+    state, _ = env.reset(seed=0)
+    for r in rows:                                             # replayed: the same answers
+        np.testing.assert_allclose(r["state"], state)
+        assert r["action"] == int(state[2] > 0)               # the policy written on the figure
+        state, reward, terminated, _, _ = env.step(r["action"])
+        np.testing.assert_allclose(r["next_state"], state)
+        assert (r["reward"], r["terminated"]) == (reward, terminated)
+    env.close()

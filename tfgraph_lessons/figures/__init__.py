@@ -72,6 +72,7 @@ MODULES = [
     "tfgraph_lessons.figures.detection",
     "tfgraph_lessons.figures.preprocessing",
     "tfgraph_lessons.figures.ml_basics",
+    "tfgraph_lessons.figures.rl",
 ]
 
 DEFAULT_OUT = Path("runs") / "figures"  # beside the lessons' runs/<lesson>; git-ignored

@@ -92,6 +92,8 @@ CATALOGUE = (
     Slot("rnn_gate_activations", "07", "the LSTM's gates at work"),
     Slot("rnn_cell_gru", "07", "the GRU cell"),
     Slot("rnn_loss_curves", "07", "training the chapter's networks", "run"),
+    # 08 reinforcement learning
+    Slot("rl_agent_environment_loop", "08", "the agent-environment loop"),
 )
 
 SLOTS = {slot.name: slot for slot in CATALOGUE}
