@@ -460,3 +460,22 @@ def test_the_rl_loop_shows_what_the_real_environment_returned():
         np.testing.assert_allclose(r["next_state"], state)
         assert (r["reward"], r["terminated"]) == (reward, terminated)
     env.close()
+
+
+def test_the_gan_figure_reads_its_two_networks_from_the_graph():
+    from tfgraph_lessons.core.graph import new_graph, tf, tf1
+    from tfgraph_lessons.figures import gan
+    from tfgraph_lessons.gan import models
+
+    ex = gan.two_networks_example()
+    assert (ex["z"], ex["fake"], ex["real"], ex["logits"]) == (
+        [None, 100], [None, 28, 28, 1], [None, 28, 28, 1], [None])
+    with new_graph():   # counted again, apart: each network's own variables only
+        models.generator(tf1.placeholder(tf.float32, [None, 100]), "dcgan", (28, 28, 1), False)
+        g = sum(int(np.prod(v.shape)) for v in tf1.trainable_variables())
+    with new_graph():
+        models.discriminator(tf1.placeholder(tf.float32, [None, 28, 28, 1]), "dcgan", False)
+        d = sum(int(np.prod(v.shape)) for v in tf1.trainable_variables())
+    assert (ex["g_params"], ex["d_params"]) == (g, d)
+    assert ex["fakes"].shape == (4, 28, 28) and np.abs(ex["fakes"]).max() <= 1
+    assert ((ex["d_fake"] > 0) & (ex["d_fake"] < 1)).all()

@@ -73,6 +73,7 @@ MODULES = [
     "tfgraph_lessons.figures.preprocessing",
     "tfgraph_lessons.figures.ml_basics",
     "tfgraph_lessons.figures.rl",
+    "tfgraph_lessons.figures.gan",
 ]
 
 DEFAULT_OUT = Path("runs") / "figures"  # beside the lessons' runs/<lesson>; git-ignored

@@ -94,6 +94,8 @@ CATALOGUE = (
     Slot("rnn_loss_curves", "07", "training the chapter's networks", "run"),
     # 08 reinforcement learning
     Slot("rl_agent_environment_loop", "08", "the agent-environment loop"),
+    # 09 GANs
+    Slot("gan_two_networks", "09", "the GAN's two networks"),
 )
 
 SLOTS = {slot.name: slot for slot in CATALOGUE}

@@ -1,0 +1,89 @@
+"""GAN chapter figures, drawn from the chapter's own graph functions.
+
+* ``gan_two_networks``: the slides' two networks, the generator ``G(z)`` and the
+  discriminator ``D(x)``, built by :mod:`tfgraph_lessons.gan.models` (DCGAN, MNIST's
+  28x28 shape) in one graph: the shapes written on the arrows are the tensors' static
+  shapes, the parameter counts come from each network's variables, and the samples are
+  what the untrained ``G`` draws, with the probability the untrained ``D`` gives each
+  (:func:`two_networks_example`).
+"""
+import numpy as np
+
+from tfgraph_lessons.figures import register
+
+
+def two_networks_example(model="dcgan", image_shape=(28, 28, 1), latent_size=100, samples=4,
+                         seed=0):
+    """Build ``G`` and ``D`` as the GAN lesson does and run them once, untrained.
+
+    Returns:
+      dict with ``z``, ``fake``, ``real``, ``logits`` (static shapes as lists, ``None`` for
+      the batch), ``g_params`` and ``d_params`` (their variables' sizes), ``fakes``
+      (``[samples, h, w]`` in [-1, 1]) and ``d_fake`` (``D``'s probability for each).
+    """
+    from tfgraph_lessons.core.graph import new_graph, tf, tf1
+    from tfgraph_lessons.gan import models
+
+    with new_graph(seed=seed) as g:
+        z = tf1.placeholder(tf.float32, [None, latent_size], name="z")
+        real = tf1.placeholder(tf.float32, [None, *image_shape], name="real")
+        fake = models.generator(z, model, image_shape, False)
+        real_logits = models.discriminator(real, model, False)
+        fake_logits = models.discriminator(fake, model, False)  # the same variables, reused
+        g_vars = tf1.trainable_variables("generator")
+        d_vars = tf1.trainable_variables("discriminator")
+        with tf1.Session(graph=g) as sess:
+            sess.run(tf1.global_variables_initializer())
+            noise = np.random.default_rng(seed).normal(size=(samples, latent_size))
+            images, probs = sess.run([fake, tf.sigmoid(fake_logits)], {z: noise})
+    return {"z": z.shape.as_list(), "fake": fake.shape.as_list(),
+            "real": real.shape.as_list(), "logits": real_logits.shape.as_list(),
+            "g_params": models.parameter_count(g_vars),
+            "d_params": models.parameter_count(d_vars),
+            "fakes": images[..., 0], "d_fake": probs}
+
+
+def _shape(shape):
+    return "[" + ", ".join("b" if d is None else str(d) for d in shape) + "]"
+
+
+@register("gan_two_networks", "the GAN's two networks: G(z) and D(x) built by the chapter's "
+          "graph functions, their shapes and parameters read from the graph, and what the "
+          "untrained G draws", figsize=(12.0, 4.8))
+def gan_two_networks_figure():
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    ex = two_networks_example()
+    fig = plt.figure()
+    grid = fig.add_gridspec(2, 4, width_ratios=[3.2, 1, 1, 0.2])
+    ax = fig.add_subplot(grid[:, 0])
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 6)
+    ax.axis("off")
+    boxes = {"G": (3.0, 4.5, f"generator G\n{ex['g_params']:,} parameters", "tab:blue"),
+             "D": (7.0, 2.7, f"discriminator D\n{ex['d_params']:,} parameters", "tab:red")}
+    for x, y, text, color in boxes.values():
+        ax.add_patch(FancyBboxPatch((x - 1.4, y - 0.6), 2.8, 1.2, boxstyle="round,pad=0.15",
+                                    facecolor="white", edgecolor=color, linewidth=2))
+        ax.text(x, y, text, ha="center", va="center", fontsize=10)
+    arrows = (((0.2, 4.5), (1.5, 4.5), f"z {_shape(ex['z'])}", (0.2, 4.75)),
+              ((4.5, 4.5), (6.0, 3.3), f"G(z) {_shape(ex['fake'])}", (5.3, 4.0)),
+              ((2.5, 1.2), (5.5, 2.4), f"real x {_shape(ex['real'])}", (0.3, 1.0)),
+              ((8.5, 2.7), (9.8, 2.7), f"logit {_shape(ex['logits'])}", (8.7, 2.9)))
+    for start, end, label, at in arrows:
+        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=14,
+                                     linewidth=1.5, color="0.3"))
+        ax.text(*at, label, fontsize=9, family="monospace")
+    ax.text(7.0, 0.9, "D says how likely an image is real:\nD(x) -> 1 on real images, "
+            "D(G(z)) -> 0;\nG learns to make D(G(z)) -> 1", ha="center", fontsize=9)
+    for i, (image, prob) in enumerate(zip(ex["fakes"], ex["d_fake"])):
+        sub = fig.add_subplot(grid[i // 2, 1 + i % 2])
+        sub.imshow(image, cmap="gray")  # stretched: the untrained G's values are near 0
+        sub.set_xticks([])
+        sub.set_yticks([])
+        sub.set_title(f"D(G(z)) = {prob:.2f}\nvalues {image.min():+.3f} to {image.max():+.3f}",
+                      fontsize=8)
+    fig.suptitle("A GAN is two networks in one graph (DCGAN on 28x28 images, untrained: G's "
+                 "images are faint noise, shown stretched, and D answers 0.5)", fontsize=11)
+    return fig
