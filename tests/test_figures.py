@@ -479,3 +479,21 @@ def test_the_gan_figure_reads_its_two_networks_from_the_graph():
     assert (ex["g_params"], ex["d_params"]) == (g, d)
     assert ex["fakes"].shape == (4, 28, 28) and np.abs(ex["fakes"]).max() <= 1
     assert ((ex["d_fake"] > 0) & (ex["d_fake"] < 1)).all()
+
+
+def test_the_graph_figure_reads_nodes_edges_and_placement_from_a_real_run():
+    from tfgraph_lessons.figures import tf_mechanism
+
+    ex = tf_mechanism.graph_example()
+    nodes = ex["nodes"]
+    assert {n: v["op"] for n, v in nodes.items()} == {
+        "x": "Placeholder", "W": "VarHandleOp", "b": "VarHandleOp", "matmul": "MatMul",
+        "add": "AddV2", "y": "Softmax"}
+    assert ex["edges"] == [("W", "matmul"), ("add", "y"), ("b", "add"), ("matmul", "add"),
+                           ("x", "matmul")]
+    assert [nodes[n]["shape"] for n in ("x", "W", "b", "y")] == [[None, 4], [4, 3], [3],
+                                                                   [None, 3]]
+    assert [nodes[n]["depth"] for n in ("x", "W", "b", "matmul", "add", "y")] == [0, 0, 1, 1, 2, 3]
+    assert ex["rows_sum_to_1"]
+    assert "CPU:0" in nodes["y"]["ran"] and nodes["x"]["ran"].startswith("fed on ")
+    assert all(v["ran"].startswith(("ran on ", "fed on ", "fused into ")) for v in nodes.values())

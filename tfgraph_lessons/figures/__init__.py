@@ -74,6 +74,7 @@ MODULES = [
     "tfgraph_lessons.figures.ml_basics",
     "tfgraph_lessons.figures.rl",
     "tfgraph_lessons.figures.gan",
+    "tfgraph_lessons.figures.tf_mechanism",
 ]
 
 DEFAULT_OUT = Path("runs") / "figures"  # beside the lessons' runs/<lesson>; git-ignored

@@ -67,6 +67,8 @@ CATALOGUE = (
     Slot("prep_relu_separation", "02", "ReLU and the one-line separation question"),
     Slot("prep_overfitting_dropout", "02", "overfitting curves and dropout"),
     Slot("prep_augmentation", "02", "augmentation"),
+    # 03 TensorFlow
+    Slot("tf_graph_session", "03", "the graph drawn, and the session placing it on a device"),
     # 04 CNNs
     Slot("conv_slide_example", "04", "the convolution worked example"),
     Slot("conv_three_channels", "04", "the convolution over 3 channels"),
