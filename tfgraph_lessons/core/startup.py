@@ -259,14 +259,8 @@ class DeferredAttribute:
     def __init__(self, module, path):
         self._module, self._path = module, path
 
-    def _target(self):
-        obj = self._module
-        for part in self._path.split("."):
-            obj = getattr(obj, part)
-        return obj
-
     def __getattr__(self, name):
-        return getattr(self._target(), name)
+        return getattr(_walk(self._module, self._path), name)
 
     def __repr__(self):
         return f"<deferred {self._module.__name__}.{self._path}>"
@@ -278,7 +272,11 @@ def attribute(module, path):
     alias that does not load TensorFlow on import."""
     if isinstance(module, DeferredModule):
         return DeferredAttribute(module, path)
-    obj = module
+    return _walk(module, path)
+
+
+def _walk(obj, path):
+    """``obj.<path>`` for a dotted ``path`` (``'compat.v1'``)."""
     for part in path.split("."):
         obj = getattr(obj, part)
     return obj

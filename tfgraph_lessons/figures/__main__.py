@@ -81,10 +81,9 @@ def parse_args(argv=None):
 def catalogue_lines(chapter=None):
     """The ``--list`` table: a header, then one line per figure in slide order."""
     from tfgraph_lessons import figures
-    from tfgraph_lessons.figures.catalogue import NEEDS, SLOTS, in_slide_order
+    from tfgraph_lessons.figures.catalogue import NEEDS, SLOTS, in_chapter, in_slide_order
 
-    names = [n for n in in_slide_order(figures.load_all())
-             if chapter is None or n in SLOTS and SLOTS[n].chapter == chapter]
+    names = in_chapter(in_slide_order(figures.load_all()), chapter)
     width = max([len(n) for n in names] + [6])
     topic = max([len(SLOTS[n].topic) for n in names if n in SLOTS] + [11])
     lines = [f"{'figure':<{width}}  ch  {'slide topic':<{topic}}  needs"]
@@ -98,7 +97,7 @@ def catalogue_lines(chapter=None):
 
 def _main(argv=None):
     from tfgraph_lessons import figures
-    from tfgraph_lessons.figures.catalogue import SLOTS
+    from tfgraph_lessons.figures.catalogue import in_chapter
 
     args = parse_args(argv)
     if args.list:
@@ -106,7 +105,7 @@ def _main(argv=None):
         return 0
     names = args.only
     if args.chapter is not None:
-        names = [n for n in figures.load_all() if n in SLOTS and SLOTS[n].chapter == args.chapter]
+        names = in_chapter(figures.load_all(), args.chapter)
         if not names:
             print(f"chapter {args.chapter} has no figures yet (see --list)")
             return 0

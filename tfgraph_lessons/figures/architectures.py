@@ -208,8 +208,6 @@ def compare_chart(entries, title=None, figsize=None):
       paper's figures where the paper gives one, one colour per family.
     """
     import matplotlib.pyplot as plt
-    import numpy as np
-
     entries = sorted(entries, key=lambda e: (e["family"], e["trainable_params"]))
     families = sorted({e["family"] for e in entries})
     colours = {f: plt.get_cmap("tab10")(i % 10) for i, f in enumerate(families)}
@@ -267,8 +265,6 @@ def factorisation_example(channels=4, size=15):
       is weights / channels**2 (25, 18, 49, 14), ``field`` the (height, width) of the
       pixels the centre output depends on, ``support`` that 0/1 ``size x size`` mask.
     """
-    import numpy as np
-
     from tfgraph_lessons.core.graph import new_graph, tf, tf1
 
     results = []
@@ -332,8 +328,6 @@ def shortcut_example():
     Returns:
       dict of int arrays ``x``, ``F`` (the branch), ``sum`` (F(x) + x) and ``y``.
     """
-    import numpy as np
-
     from tfgraph_lessons.core.graph import new_graph, tf, tf1
 
     x = np.array(SHORTCUT_X, np.float32)[None, :, :, None]
@@ -354,8 +348,6 @@ def block_weights(bottleneck, channels=256):
     the variables :func:`tfgraph_lessons.nets.resnet.residual_block` creates: the
     basic block (two 3x3 of ``channels``) or the bottleneck (1x1 to a quarter, 3x3,
     1x1 back). Returns ``{layer scope: (kernel shape, weights)}``."""
-    import numpy as np
-
     from tfgraph_lessons.core.graph import new_graph, tf, tf1
     from tfgraph_lessons.nets.resnet import residual_block
 

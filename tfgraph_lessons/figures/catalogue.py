@@ -119,6 +119,12 @@ def chapter_key(text):
     return CHAPTER_WORDS.get(text)
 
 
+def in_chapter(names, chapter):
+    """The catalogued ``names`` of ``chapter`` (a key of :data:`CHAPTERS`); all of
+    ``names`` when ``chapter`` is None."""
+    return [n for n in names if chapter is None or n in SLOTS and SLOTS[n].chapter == chapter]
+
+
 def in_slide_order(names):
     """``names`` sorted by their place in :data:`CATALOGUE` (unknown names last, by name)."""
     order = {slot.name: i for i, slot in enumerate(CATALOGUE)}

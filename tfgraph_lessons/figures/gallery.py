@@ -51,6 +51,11 @@ def _groups(names):
     return list(groups.items())
 
 
+def _need(name):
+    """What a figure the run skipped needs, in words."""
+    return NEEDS[SLOTS[name].needs] if name in SLOTS else "see the notice the run printed"
+
+
 def _chapter_title(key):
     return f"{key} {CHAPTERS[key]}" if key in CHAPTERS else "other figures"
 
@@ -82,8 +87,8 @@ def html_page(paths, missing=(), fmt="png", dpi=DPI):
         out.append("<h2>Not drawn in this run</h2>")
         out.append("<ul>")
         for name in in_slide_order(missing):
-            need = NEEDS[SLOTS[name].needs] if name in SLOTS else "see the notice the run printed"
-            out.append(f"<li><strong>{html.escape(name)}</strong>: needs {html.escape(need)}</li>")
+            out.append(f"<li><strong>{html.escape(name)}</strong>: needs "
+                       f"{html.escape(_need(name))}</li>")
         out.append("</ul>")
     out += ["</body>", "</html>", ""]
     return "\n".join(out)
@@ -106,8 +111,7 @@ def markdown_page(paths, missing=(), fmt="png", dpi=DPI):
     if missing:
         out += ["## Not drawn in this run", ""]
         for name in in_slide_order(missing):
-            need = NEEDS[SLOTS[name].needs] if name in SLOTS else "see the notice the run printed"
-            out.append(f"- `{name}`: needs {need}")
+            out.append(f"- `{name}`: needs {_need(name)}")
         out.append("")
     return "\n".join(out)
 
