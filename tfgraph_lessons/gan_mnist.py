@@ -242,6 +242,7 @@ def measure(classifier, pixels, reference_stats):
 # --------------------------------------------------------------------------- figures
 
 
+@plots.styled
 def losses_figure(history, title):
     """Both losses and D's accuracy on real and on fake images, against the step."""
     fig = plots._figure((7, 5))
@@ -261,6 +262,7 @@ def losses_figure(history, title):
     return fig
 
 
+@plots.styled
 def grid_figure(grid, title, cmap):
     """One tiled grid of images, its title above (the figure follows the grid's shape)."""
     fig = plots._figure((6, 6 * grid.shape[0] / grid.shape[1] + 0.4))

@@ -252,6 +252,7 @@ def write_report(config, out, run, learner, eval_returns, info, device, wall_sta
 # --------------------------------------------------------------------------- figures
 
 
+@plots.styled
 def learning_curve_figure(run, config, threshold=None):
     """Training returns (faint), their 100-episode running mean, the greedy checks."""
     fig = plots._figure((7, 4))

@@ -337,6 +337,7 @@ def report(config, out, run, q_table, success, info, device, env, wall_start, gi
 # --------------------------------------------------------------------------- figures
 
 
+@plots.styled
 def learning_curve_figure(returns, config, threshold=None):
     """The running mean of success over the last 100 training episodes (exploration on),
     and the environment's "solved" threshold when it has one."""
@@ -358,6 +359,7 @@ def learning_curve_figure(returns, config, threshold=None):
     return fig
 
 
+@plots.styled
 def policy_figure(q_table, desc, config):
     """State values ``max_a Q`` as colours and the greedy action as arrows; holes, start
     and goal marked by their letters."""

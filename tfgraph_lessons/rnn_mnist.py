@@ -408,6 +408,7 @@ def summary_line(m, out):
 # --------------------------------------------------------------------------- figures
 
 
+@plots.styled
 def hidden_state_figure(image, hidden, step_probs, label, class_names):
     """One digit read row by row: the image, its hidden state ``h_t`` (units x time)
     and the softmax of the output layer after each row.

@@ -347,6 +347,7 @@ def _figure(figsize, rows=1):
     return fig, fig.subplots(rows, 1)
 
 
+@plots.styled
 def predictions_figure(data, predictions, metrics, title, show=300):
     """Top: the whole series, its training, validation and test parts shaded. Bottom:
     the first ``show`` test targets, the network's forecasts and the last-value baseline."""
@@ -373,6 +374,7 @@ def predictions_figure(data, predictions, metrics, title, show=300):
     return fig
 
 
+@plots.styled
 def learning_curves_figure(history, metrics):
     """MSE of the standardised series per evaluation, with the test baseline as a line."""
     fig, ax = _figure((7, 4))
@@ -389,6 +391,7 @@ def learning_curves_figure(history, metrics):
     return fig
 
 
+@plots.styled
 def bptt_figure(trained, initial, cell):
     """``|d loss / d x_t|`` against how many steps before the forecast ``x_t`` lies."""
     fig, ax = _figure((7, 4))

@@ -4,7 +4,8 @@ feature maps. Each function takes NumPy arrays and returns a matplotlib Figure;
 animated GIF) and reproducibly (no
 ``Software`` or date chunk, so the same figure gives the same bytes).
 
-Nothing here imports pyplot at module import; the figures use the object API
+Every figure is drawn under the library's one style (:mod:`tfgraph_lessons.core.style`,
+the ``@styled`` decorator). Nothing here imports pyplot at module import; the figures use the object API
 (``matplotlib.figure.Figure``), so they work without a display and show inline
 in a notebook when returned from a cell.
 """
@@ -15,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from tfgraph_lessons.core.io import atomic_write_bytes
-
-DPI = 120
+from tfgraph_lessons.core.style import (CMAPS, DPI, RUN_COLORS, SPLIT_COLORS,  # noqa: F401
+                                        SPLIT_STYLES, styled)
 
 
 def _figure(figsize):
@@ -62,13 +63,7 @@ def save_gif(frames, path, fps=25, width=300):
     return Path(path)
 
 
-# learning curves: each split its line style and marker (readable in black and white),
-# its colour when one run is drawn; each run its colour when several are
-SPLIT_STYLES = {"train": ("-", "o"), "val": ("--", "s"), "test": (":", "^")}
-SPLIT_COLORS = {"train": "tab:blue", "val": "tab:orange", "test": "tab:green"}
-RUN_COLORS = ["tab:blue", "tab:red", "tab:green", "tab:purple"]
-
-
+@styled
 def learning_curves(runs, title="Learning curves"):
     """Accuracy and loss (cross-entropy) per evaluation, against the epoch.
 
@@ -120,12 +115,13 @@ def confusion_matrix(labels, predictions, num_classes):
     return cm
 
 
+@styled
 def confusion_figure(cm, class_names, title="Confusion matrix (test set)"):
     """The confusion matrix as an image, counts written in the cells, rows = true class."""
     n = len(class_names)
     fig = _figure((1.0 + 0.6 * n, 0.8 + 0.55 * n))
     ax = fig.subplots()
-    ax.imshow(cm, cmap="Blues")
+    ax.imshow(cm, cmap=CMAPS["count"])
     for i in range(n):
         for j in range(n):
             ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
@@ -136,6 +132,7 @@ def confusion_figure(cm, class_names, title="Confusion matrix (test set)"):
     return fig
 
 
+@styled
 def image_grid(images, titles=None, cols=8, title=None, cmap=None):
     """A grid of images (``[N, H, W, C]`` uint8 or float, or ``[N, H, W]``)."""
     images = np.asarray(images)
@@ -151,7 +148,7 @@ def image_grid(images, titles=None, cols=8, title=None, cmap=None):
         img = images[k]
         if img.ndim == 3 and img.shape[-1] == 1:
             img = img[..., 0]
-        ax.imshow(img, cmap=cmap or ("gray" if img.ndim == 2 else None))
+        ax.imshow(img, cmap=cmap or (CMAPS["image"] if img.ndim == 2 else None))
         if titles is not None:
             ax.set_title(titles[k], fontsize=7)
     if title:
@@ -167,6 +164,7 @@ def normalise_filters(kernel):
     return (k - lo) / np.where(hi > lo, hi - lo, 1.0)
 
 
+@styled
 def filters_figure(kernels, titles, suptitle="First-layer filters"):
     """One row of filters per snapshot: ``kernels`` is a list of ``[kh, kw, c, n]`` arrays."""
     rows = len(kernels)
@@ -182,13 +180,14 @@ def filters_figure(kernels, titles, suptitle="First-layer filters"):
             ax.set_yticks([])
             img = imgs[c]
             ax.imshow(img[..., 0] if img.shape[-1] != 3 else img,
-                      cmap="gray" if img.shape[-1] != 3 else None)
+                      cmap=CMAPS["image"] if img.shape[-1] != 3 else None)
             if c == 0:
                 ax.set_ylabel(row_title, fontsize=8, rotation=0, ha="right", va="center")
     fig.suptitle(suptitle)
     return fig
 
 
+@styled
 def feature_maps_figure(image, maps, channels=8, suptitle="Feature maps, layer by layer"):
     """The input image, then the first ``channels`` maps of each layer, one row per layer.
 
@@ -204,7 +203,7 @@ def feature_maps_figure(image, maps, channels=8, suptitle="Feature maps, layer b
         ax.set_yticks([])
     img = np.asarray(image)
     axes[0, 0].imshow(img[..., 0] if img.shape[-1] == 1 else img,
-                      cmap="gray" if img.shape[-1] == 1 else None)
+                      cmap=CMAPS["image"] if img.shape[-1] == 1 else None)
     axes[0, 0].set_title("input", fontsize=8)
     for r in range(1, rows):
         axes[r, 0].axis("off")
@@ -212,6 +211,6 @@ def feature_maps_figure(image, maps, channels=8, suptitle="Feature maps, layer b
         axes[r, 1].set_ylabel(f"{name}\n{fmap.shape[0]}x{fmap.shape[1]}x{fmap.shape[2]}",
                               fontsize=8, rotation=0, ha="right", va="center")
         for c in range(min(channels, fmap.shape[-1])):
-            axes[r, c + 1].imshow(fmap[..., c], cmap="viridis")
+            axes[r, c + 1].imshow(fmap[..., c], cmap=CMAPS["activation"])
     fig.suptitle(suptitle)
     return fig

@@ -70,6 +70,7 @@ def shade_intersection(ax, a, b, color="gold"):
 # --------------------------------------------------------------------------- run figures
 
 
+@plots.styled
 def detections_figure(test, before, after, class_names, nms_iou):
     """Row 1: every cell's box scoring >= BEFORE_SCORE; row 2: the boxes NMS keeps that
     score >= AFTER_SCORE, labelled with class and score."""
@@ -96,6 +97,7 @@ def detections_figure(test, before, after, class_names, nms_iou):
     return fig
 
 
+@plots.styled
 def pr_figure(results, title):
     """Precision against recall at IoU 0.5, one line per class, AP in the legend."""
     fig = plots._figure((6.5, 5))
@@ -130,6 +132,7 @@ def best_matches(test, found, count=4):
     return pairs
 
 
+@plots.styled
 def iou_figure(test, after):
     """Ground truth (green) and the detection that matched it (red), intersection shaded."""
     found = (after["boxes"], after["scores"], after["classes"])
@@ -149,6 +152,7 @@ def iou_figure(test, after):
     return fig
 
 
+@plots.styled
 def anchors_figure(image, stride, prior, positions=((2, 2), (5, 4))):
     """3 scales x 3 aspect ratios of anchors at a few grid positions over ``image``."""
     from tfgraph_lessons.detection import anchors
@@ -178,6 +182,7 @@ def anchors_figure(image, stride, prior, positions=((2, 2), (5, 4))):
     return fig
 
 
+@plots.styled
 def curves_figure(history, title):
     """Training and validation loss, and validation mAP@0.5, against the epoch."""
     fig = plots._figure((7, 5))

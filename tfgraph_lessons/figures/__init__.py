@@ -25,9 +25,9 @@ Writing a figure module::
 
 then append the module's name to :data:`MODULES`.
 
-Reproducible bytes: :func:`render` draws every figure under one fixed style
-(matplotlib's defaults plus :data:`STYLE`, whatever the user's ``matplotlibrc``
-says), at a fixed size and :data:`DPI`, with no ``Software`` or date entry in
+Reproducible bytes: :func:`render` draws every figure under the library's one style
+(:mod:`tfgraph_lessons.core.style`: matplotlib's defaults plus :data:`STYLE`, whatever
+the user's ``matplotlibrc`` says), at a fixed size and :data:`DPI`, with no ``Software`` or date entry in
 the PNG, so re-running it writes byte-identical files on the same
 matplotlib/FreeType install. Each PNG is written to a temporary file in the
 same folder and renamed into place, so an interrupted run never leaves a
@@ -36,12 +36,12 @@ half-written PNG. Figures are closed after saving.
 The backend is not changed here (a notebook keeps its inline backend); the
 command line selects the non-interactive ``Agg`` backend before drawing.
 """
-import contextlib
 import dataclasses
 import importlib
 import sys
 from pathlib import Path
 
+from tfgraph_lessons.core import style
 from tfgraph_lessons.core.errors import UsageError
 from tfgraph_lessons.core.plots import save_figure  # atomic, no Software/date chunk
 
@@ -75,32 +75,15 @@ MODULES = [
     "tfgraph_lessons.figures.rl",
     "tfgraph_lessons.figures.gan",
     "tfgraph_lessons.figures.tf_mechanism",
+    "tfgraph_lessons.figures.cnn_scheme",
+    "tfgraph_lessons.figures.architecture_blocks",
+    "tfgraph_lessons.figures.papers",
 ]
 
 DEFAULT_OUT = Path("runs") / "figures"  # beside the lessons' runs/<lesson>; git-ignored
 FORMATS = ("png", "svg", "pdf")         # what render() writes (--format)
-DEFAULT_FIGSIZE = (8.0, 4.5)            # inches; 16:9 like the slides
-DPI = 150                               # 1200 x 675 pixels at the default size
-
-# On top of matplotlib's own defaults. DejaVu ships with matplotlib, so every
-# machine draws the same glyphs.
-STYLE = {
-    "font.family": "DejaVu Sans",
-    "mathtext.fontset": "dejavusans",
-    "font.size": 11.0,
-    "axes.titlesize": 12.0,
-    "figure.titlesize": 14.0,
-    "figure.dpi": 100.0,
-    "savefig.dpi": DPI,
-    "figure.facecolor": "white",
-    "savefig.facecolor": "white",
-    "figure.constrained_layout.use": True,
-    "svg.hashsalt": "tfgraph_lessons",   # the SVG's element ids, the same on every run
-    "image.interpolation": "nearest",
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-}
-
+# the one style every figure is drawn under: core/style.py (fonts, sizes, colour maps)
+STYLE, DPI, DEFAULT_FIGSIZE = style.STYLE, style.DPI, style.DEFAULT_FIGSIZE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,17 +183,11 @@ def _select(names):
     return [FIGURES[n] for n in dict.fromkeys(names)]  # drop repeats, keep order
 
 
-@contextlib.contextmanager
 def figure_style(figsize=DEFAULT_FIGSIZE):
-    """Draw under the registry's fixed style: matplotlib defaults + :data:`STYLE` + ``figsize``.
-
-    The user's ``matplotlibrc`` and earlier ``rcParams`` changes do not leak in,
-    and everything is restored on exit. The backend is left alone.
-    """
-    import matplotlib.style
-
-    with matplotlib.style.context(["default", {**STYLE, "figure.figsize": tuple(figsize)}]):
-        yield
+    """Draw under the library's one style (:func:`tfgraph_lessons.core.style.context`) at
+    ``figsize``: the user's ``matplotlibrc`` and earlier ``rcParams`` changes do not leak
+    in, and everything is restored on exit. The backend is left alone."""
+    return style.context(figsize)
 
 
 def _build(entry):

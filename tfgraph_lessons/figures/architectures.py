@@ -20,6 +20,7 @@ import importlib
 
 import numpy as np
 
+from tfgraph_lessons.core.style import styled
 from tfgraph_lessons.figures import FigureUnavailable, register
 
 
@@ -32,6 +33,7 @@ def _require(*names):
                                 f"(tfgraph_lessons.nets); it has: {', '.join(nets.names())}")
 
 
+@styled
 def table_figure(table, title=None):
     """A :class:`~tfgraph_lessons.nets.summary.LayerTable` drawn as a table.
 
@@ -196,6 +198,7 @@ def _imagenet_networks():
     return out
 
 
+@styled
 def compare_chart(entries, title=None, figsize=None):
     """Parameters (top) and multiply-adds (bottom) per network on log scales.
 

@@ -30,6 +30,7 @@ import textwrap
 
 import numpy as np
 
+from tfgraph_lessons.core.style import styled
 from tfgraph_lessons.figures import FigureUnavailable, register
 
 CHANNEL_COLOURS = ("tab:red", "tab:green", "tab:blue")
@@ -87,6 +88,7 @@ def mosaic(images, cols, pad=2):
 # --------------------------------------------------------------------------- the data sets
 
 
+@styled
 def samples_figure(name, images, labels, class_names, count=SAMPLES, cols=8):
     """The first ``count`` images of a data set, each labelled with its class name."""
     import matplotlib.pyplot as plt
@@ -160,6 +162,7 @@ def svhn_samples():
 # ----------------------------------------------------------------------- channels, normalisation
 
 
+@styled
 def channels_figure(image, source):
     """A colour image and its R, G and B channels, each a grey image of its own."""
     import matplotlib.pyplot as plt
@@ -177,6 +180,7 @@ def channels_figure(image, source):
     return fig
 
 
+@styled
 def normalisation_figure(norm, source):
     """Pixel histograms per channel: raw, after min-max, after standardisation."""
     import matplotlib.pyplot as plt
@@ -231,6 +235,7 @@ AUGMENTATION_TITLES = {"shift": "shift (pad, random crop)", "flip": "flip left-r
                        "distort": "rotate, zoom, shift", "all": "all of them"}
 
 
+@styled
 def augmentation_figure(image, augs):
     """One row per augmentation: the original, then its random copies."""
     import matplotlib.pyplot as plt
@@ -265,6 +270,7 @@ def augmentation_registered():
 # --------------------------------------------------------------------------- batches, epochs, split
 
 
+@styled
 def batches_figure(plan):
     """Each shown epoch as a strip of the examples in the order visited, cut into batches."""
     import matplotlib.pyplot as plt
@@ -291,6 +297,7 @@ def batches_figure(plan):
     return fig
 
 
+@styled
 def split_figure(split):
     """Class shares of the whole set and of each part of a stratified split."""
     import matplotlib.pyplot as plt
@@ -371,6 +378,7 @@ def _boundary_panel(ax, run, title, max_points=500):
     ax.set_title(f"{title}\ntest accuracy {run['test_accuracy']:.1%}", fontsize=10)
 
 
+@styled
 def relu_figure(relu):
     """The slide's question: a line on two halves, a line on alternating sectors, one
     hidden ReLU layer on the same sectors (dashed: each unit's line)."""

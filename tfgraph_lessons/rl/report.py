@@ -70,6 +70,7 @@ def _spread_panel(ax, curves, ylabel, threshold):
     ax.grid(alpha=0.3)
 
 
+@plots.styled
 def seeds_figure(panels, xlabel, title, threshold=None):
     """Mean and spread (min to max) of several runs' curves, one panel per kind of curve.
 
