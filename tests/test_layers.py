@@ -410,6 +410,30 @@ def test_dropout_follows_is_training():
     assert abs((train > 0).mean() - 0.5) < 0.03
 
 
+def test_dropouts_in_a_seeded_graph_draw_different_masks():
+    """Each dropout on a tensor flag sits in a tf.cond branch, where TensorFlow's op-seed
+    count starts again: without an op seed of its own every one drew the same mask."""
+    x = np.ones((4, 500), np.float32)
+
+    def masks(build):
+        with new_graph(seed=0):
+            flag = tf1.placeholder_with_default(True, [])
+            outs = build(tf.constant(x), flag)
+            with tf1.Session() as sess:
+                return [m > 0 for m in sess.run(outs)]
+
+    a, b, c = masks(lambda t, flag: [L.dropout(t, 0.5, flag, name=n) for n in "abc"])
+    assert not np.array_equal(a, b) and not np.array_equal(b, c) and not np.array_equal(a, c)
+    assert all(abs(m.mean() - 0.5) < 0.05 for m in (a, b, c))
+    # the first dropout of a graph draws the mask it drew before the fix (TensorFlow's own
+    # seed), so the runs of one-dropout networks reproduce
+    (old,) = masks(lambda t, flag: [tf.cond(flag, lambda: tf.nn.dropout(t, rate=0.5),
+                                            lambda: tf.identity(t))])
+    np.testing.assert_array_equal(a, old)
+    again = masks(lambda t, flag: [L.dropout(t, 0.5, flag, name=n) for n in "abc"])
+    assert all(np.array_equal(m, n) for m, n in zip((a, b, c), again))   # seeded: repeatable
+
+
 def test_lrn_matches_alexnet_formula():
     x = RNG.normal(size=(2, 3, 3, 8)).astype(np.float32)
     with new_graph():

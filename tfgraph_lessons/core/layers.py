@@ -379,6 +379,10 @@ def fully_connected(x, units, activation=relu, wd=None, stddev=0.1,
         return tf.identity(y, name="output")
 
 
+_DROPOUTS = "tfgraph_lessons_dropouts"   # graph collection: the dropouts built on a tensor flag
+_DROPOUT_SEEDS = 2 ** 30                  # op seeds of the second and later of them
+
+
 def dropout(x, keep_prob=0.5, is_training=None, name="dropout"):
     """Dropout with the slides' ``keep_prob``.
 
@@ -393,8 +397,17 @@ def dropout(x, keep_prob=0.5, is_training=None, name="dropout"):
             return tf.nn.dropout(x, rate=1.0 - keep_prob)
         if isinstance(is_training, bool):
             return tf.nn.dropout(x, rate=1.0 - keep_prob) if is_training else tf.identity(x)
+        # In a graph with a seed, TensorFlow counts op seeds per graph and each tf.cond
+        # branch is a graph of its own, so every dropout built here would get op seed 0
+        # and draw the same mask as the others. The k-th one (k >= 1) in a graph takes op
+        # seed 2**30 + k instead (far from the outer graph's own count); the first keeps
+        # TensorFlow's, so the runs of one-dropout networks made before this fix reproduce.
+        built = tf1.get_collection_ref(_DROPOUTS)
+        seeded = built and tf1.get_default_graph().seed is not None
+        seed = _DROPOUT_SEEDS + len(built) if seeded else None
+        built.append(x)
         return tf.cond(is_training,
-                       lambda: tf.nn.dropout(x, rate=1.0 - keep_prob),
+                       lambda: tf.nn.dropout(x, rate=1.0 - keep_prob, seed=seed),
                        lambda: tf.identity(x))
 
 
