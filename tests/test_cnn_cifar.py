@@ -294,19 +294,25 @@ def test_missing_gpu_falls_back_with_a_notice(tmp_path, capsys):
     assert json.loads((tmp_path / "metrics.json").read_text())["device"] == "/CPU:0"
 
 
-def test_snapshot_figure_is_registered(tmp_path, monkeypatch):
+def test_snapshot_figures_read_a_real_run(tmp_path, monkeypatch):
     from tfgraph_lessons import figures
-    from tfgraph_lessons.figures import cnn as cnn_figures
+    from tfgraph_lessons.figures import runs
 
-    monkeypatch.setenv(cnn_figures.RUN_ENV, str(tmp_path / "no_run"))
+    monkeypatch.setenv(runs.ROOT_ENV, str(tmp_path / "no_runs"))
     figures.load_all()
-    assert "cnn_filters_over_time" in figures.FIGURES
-    with pytest.raises(figures.FigureUnavailable, match="run python -m tfgraph_lessons.cnn_cifar"):
-        figures.render(["cnn_filters_over_time"], tmp_path / "figs")
+    names = ["cnn_filters_over_time", "cnn_feature_maps_by_depth", "cnn_results"]
+    for name in names:
+        with pytest.raises(figures.FigureUnavailable, match="run python -m tfgraph_lessons.cnn_cifar"):
+            figures.render([name], tmp_path / "figs")
     cnn_cifar.run(cnn_cifar.CNNConfig(dataset="digits", fast=True, out=str(tmp_path / "run")))
-    monkeypatch.setenv(cnn_figures.RUN_ENV, str(tmp_path / "run"))
-    (path,) = figures.render(["cnn_filters_over_time"], tmp_path / "figs")
-    assert path.stat().st_size > 10_000
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["class_names"] == [str(k) for k in range(10)]
+    with runs.given([tmp_path / "run"]):
+        paths = figures.render(names, tmp_path / "figs")
+        fig = figures.make("cnn_results")
+    assert all(p.stat().st_size > 10_000 for p in paths)
+    # the figure names the run it was drawn from, and that it was a fast one
+    assert f"{tmp_path / 'run'}, step {metrics['steps']:,} (fast mode)" in fig._suptitle.get_text()
 
 
 def test_corrupt_data_file_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):

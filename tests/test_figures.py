@@ -51,7 +51,7 @@ def numpy_conv2d(image, kernel, stride=1):
 
 # Figures drawn from a training run are skipped (with a notice) when there is no run.
 NO_RUN = "/nonexistent/tfgraph_run"
-RUN_FIGURES = {"cnn_filters_over_time", "rnn_loss_curves"}
+RUN_FIGURES = {s.name for s in catalogue.CATALOGUE if s.needs == "run"}
 # The data sets' sample grids are skipped (with a notice) when their data is not on disk;
 # the runs below point TFGRAPH_DATA at a folder that does not exist.
 DATA_FIGURES = {"data_mnist_samples", "data_cifar10_samples", "data_cifar100_samples",
@@ -65,8 +65,8 @@ def run_cli(*args):
     return subprocess.run(
         [sys.executable, "-m", "tfgraph_lessons.figures", *map(str, args)],
         capture_output=True, text=True, timeout=300,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TFGRAPH_CNN_RUN": NO_RUN,
-             "TFGRAPH_RNN_RUNS": NO_RUN, "TFGRAPH_DATA": NO_RUN},
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TFGRAPH_RUNS": NO_RUN,
+             "TFGRAPH_DATA": NO_RUN},
     )
 
 
@@ -274,7 +274,7 @@ def test_svg_and_pdf_and_dpi_write_the_same_bytes_twice(tmp_path):
 
 
 def test_cli_chapter_renders_that_chapter_only(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("TFGRAPH_CNN_RUN", NO_RUN)
+    monkeypatch.setenv("TFGRAPH_RUNS", NO_RUN)
     assert figures_main(["--chapter", "04", "--format", "svg", "--out", str(tmp_path)]) == 0
     chapter = {s.name for s in catalogue.CATALOGUE if s.chapter == "04"}
     assert {p.name for p in tmp_path.iterdir()} == {f"{n}.svg" for n in chapter - RUN_FIGURES} | GALLERY
@@ -300,8 +300,7 @@ def test_cli_only_writes_that_png_with_the_same_bytes(full_run, tmp_path):
 
 
 def test_rerun_writes_identical_bytes(full_run, tmp_path, monkeypatch):
-    monkeypatch.setenv("TFGRAPH_CNN_RUN", NO_RUN)
-    monkeypatch.setenv("TFGRAPH_RNN_RUNS", NO_RUN)
+    monkeypatch.setenv("TFGRAPH_RUNS", NO_RUN)
     monkeypatch.setenv("TFGRAPH_DATA", NO_RUN)
     _, out_a = full_run
     paths = figures.render(None, tmp_path, progress=False)  # this process, another folder

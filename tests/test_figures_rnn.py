@@ -30,8 +30,10 @@ def texts(fig):
 
 
 def write_metrics(folder, history):
+    """A run folder of the lesson it sits under (``<root>/<lesson>/<run>``), as the lessons write it."""
     folder.mkdir(parents=True)
-    (folder / "metrics.json").write_text(json.dumps({"history": history, "test_loss": 0.1}))
+    (folder / "metrics.json").write_text(json.dumps({"lesson": folder.parent.name,
+                                                     "history": history, "test_loss": 0.1}))
 
 
 def fake_runs(root):
@@ -255,9 +257,9 @@ def test_gradient_figure_legend_follows_the_numbers(closing, monkeypatch):
 
 def test_loss_curves_skip_with_the_command_when_no_run(tmp_path, monkeypatch):
     monkeypatch.setenv(rnn_figures.RUNS_ENV, str(tmp_path / "none"))
-    with pytest.raises(FigureUnavailable, match=(r"no run found .*none/rnn_mnist/\*/metrics\.json.*; "
+    with pytest.raises(FigureUnavailable, match=(r"no finished run in .*none/rnn_mnist or .*none/char_rnn; "
                                                   r"run python -m tfgraph_lessons\.rnn_mnist or python -m "
-                                                  r"tfgraph_lessons\.char_rnn first \(or set TFGRAPH_RNN_RUNS")):
+                                                  r"tfgraph_lessons\.char_rnn first, or pass a run folder with --run DIR")):
         figures.render(["rnn_loss_curves"], tmp_path / "out")
     assert not (tmp_path / "out" / "rnn_loss_curves.png").exists()
     # a run still going (no metrics.json yet) and a history without a loss do not count
@@ -291,6 +293,6 @@ def test_loss_curves_name_a_broken_metrics_file(tmp_path):
     path.write_text('{"history": [')
     with pytest.raises(DataError, match=rf"{path}: not a JSON metrics file .*delete that run folder"):
         rnn_figures.loss_histories(tmp_path)
-    path.write_text('{"history": 3}')
+    path.write_text('{"lesson": "char_rnn", "history": 3}')
     with pytest.raises(DataError, match="'history' must be a list"):
         rnn_figures.loss_histories(tmp_path)

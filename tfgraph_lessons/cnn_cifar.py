@@ -395,48 +395,6 @@ class Snapshots:
         tmp.replace(self.path)
 
 
-def snapshots_figure(path, layer=None, channels=6):
-    """Filters and feature maps over training, one row per recorded step, from ``snapshots.npz``."""
-    from matplotlib.figure import Figure
-
-    with np.load(path) as f:
-        steps = [int(s) for s in f["steps"]]
-        image = f["image"]
-        kernels = [f[f"kernel_{s}"] for s in steps]
-        map_keys = sorted(k for k in f.files if k.startswith(f"map_{steps[0]}_"))
-        names = [k[len(f"map_{steps[0]}_"):] for k in map_keys]
-        layer = layer or (names[0] if names else None)
-        maps = [f[f"map_{s}_{layer}"] for s in steps] if layer else []
-    n_filters = min(12, kernels[0].shape[-1])
-    cols = n_filters + (channels + 1 if maps else 0)
-    fig = Figure(figsize=(0.75 * cols + 1.4, 0.9 * len(steps) + 0.9), layout="constrained")
-    axes = np.array(fig.subplots(len(steps), cols)).reshape(len(steps), cols)
-    for ax in axes.ravel():
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.spines[:].set_visible(False)
-    for r, step in enumerate(steps):
-        imgs = plots.normalise_filters(kernels[r])
-        for c in range(n_filters):
-            img = imgs[c]
-            axes[r, c].imshow(img if img.shape[-1] == 3 else img[..., 0],
-                              cmap=None if img.shape[-1] == 3 else "gray")
-        moved = np.linalg.norm(kernels[r] - kernels[0]) / max(np.linalg.norm(kernels[0]), 1e-12)
-        label = f"step {step}" + (f"\nmoved {100 * moved:.0f}%" if r else "")
-        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
-        if maps:
-            img = image if image.shape[-1] == 3 else image[..., 0]
-            axes[r, n_filters].imshow(img, cmap=None if image.shape[-1] == 3 else "gray")
-            for c in range(min(channels, maps[r].shape[-1])):
-                axes[r, n_filters + 1 + c].imshow(maps[r][..., c], cmap="viridis")
-    axes[0, 0].set_title("first-layer filters", loc="left", fontsize=9)
-    if maps:
-        axes[0, n_filters].set_title(f"image -> {layer} feature maps", loc="left", fontsize=9)
-    fig.suptitle("What the network learned: filters and feature maps during training "
-                 f"(moved: change of all filters since step {steps[0]}, relative to their size)")
-    return fig
-
-
 # --------------------------------------------------------------------------- one run
 
 
@@ -553,6 +511,7 @@ def train_and_evaluate(config, out, splits=None, label=None, figures="all"):
         "val_examples": len(val[0]) if val else 0,
         "test_examples": len(test[0]),
         "confusion_matrix": cm,
+        "class_names": list(ds.class_names),             # the confusion matrix's rows
         "history": history,
         "config": dataclasses.asdict(config),
     }
@@ -615,7 +574,12 @@ def write_run_figures(fig_dir, metrics, ds, test, predictions, cm, kernel, probe
         suptitle="Feature maps of one test image, layer by layer "
                  "(deeper layers: smaller, more abstract)"), fig_dir / "feature_maps.png")
     if Path(snapshots_path).is_file():
-        plots.save_figure(snapshots_figure(snapshots_path), fig_dir / "filters_over_time.png")
+        from tfgraph_lessons.figures.cnn import filters_change_figure
+
+        what = f"First-layer filters of {metrics['model']} on {metrics['dataset']}" + (
+            f" ({title})" if title else "")
+        plots.save_figure(filters_change_figure(snapshots_path, what),
+                          fig_dir / "filters_over_time.png")
 
 
 # --------------------------------------------------------------------------- the experiment

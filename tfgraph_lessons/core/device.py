@@ -24,6 +24,7 @@ from collections import Counter
 
 import tensorflow as tf
 
+from tfgraph_lessons.core import startup
 from tfgraph_lessons.core.errors import UsageError
 from tfgraph_lessons.core.graph import tf1
 
@@ -141,7 +142,8 @@ def traced_run(sess, fetches, feed_dict=None):
     options = tf1.RunOptions(trace_level=tf1.RunOptions.FULL_TRACE,
                              output_partition_graphs=True)
     metadata = tf1.RunMetadata()
-    results = sess.run(fetches, feed_dict=feed_dict, options=options, run_metadata=metadata)
+    with startup.captured_stderr():   # without a GPU the tracer says "GPU trace was not collected"
+        results = sess.run(fetches, feed_dict=feed_dict, options=options, run_metadata=metadata)
     return results, placement_from_metadata(metadata)
 
 

@@ -99,6 +99,8 @@ NOISE = tuple(re.compile(p) for p in (
            rb"instructions in performance-critical operations\.$",
     rb"To enable the following instructions: .*, in other operations, rebuild TensorFlow with the "
     rb"appropriate compiler flags\.$",
+    # a traced Session.run (core.device.traced_run) on a machine without a GPU
+    _LOG + rb"xplane_to_step_stats\.cc:\d+\] GPU trace was not collected\.$",
 ))
 NO_DRIVER = NOISE[2]
 # noise only where NO_DRIVER says the driver is missing (then no GPU can be used anyway)

@@ -1,5 +1,10 @@
 """Regenerate the slide figures: ``python -m tfgraph_lessons.figures [--list]
-[--only NAME ... | --chapter CH] [--format png|svg|pdf] [--dpi N] [--out DIR]``.
+[--only NAME ... | --chapter CH] [--format png|svg|pdf] [--dpi N] [--out DIR]
+[--run DIR ...] [--train-missing]``.
+
+Figures drawn from a trained model read the lessons' runs under ``runs/``, or the run
+folders given with ``--run``; ``--train-missing`` trains a small fast-mode run for a
+lesson that has none (:mod:`tfgraph_lessons.figures.runs`).
 
 Drawing a chapter or everything also writes the gallery, ``OUT/index.html`` and
 ``OUT/gallery.md`` (:mod:`tfgraph_lessons.figures.gallery`).
@@ -35,6 +40,17 @@ def _dpi(text):
     return value
 
 
+def _run_folder(text):
+    """``--run``'s type: a folder holding at least one finished run."""
+    from tfgraph_lessons.core.errors import UsageError
+    from tfgraph_lessons.figures.runs import check_run_folder
+
+    try:
+        return check_run_folder(text)
+    except UsageError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def parse_args(argv=None):
     """Parse the command line.
 
@@ -43,7 +59,8 @@ def parse_args(argv=None):
 
     Returns:
       ``argparse.Namespace`` with ``list`` (bool), ``only`` (list of names or None),
-      ``chapter`` (a chapter key or None), ``format``, ``dpi`` and ``out`` (str).
+      ``chapter`` (a chapter key or None), ``format``, ``dpi``, ``out`` (str), ``run``
+      (a list of folders or None) and ``train_missing`` (bool).
 
     Raises:
       SystemExit: status 2 after one ``error: ... (see --help)`` line on stderr for a bad argument.
@@ -75,6 +92,13 @@ def parse_args(argv=None):
         "--out", default=str(DEFAULT_OUT), metavar="DIR",
         help=f"folder to write the figures into, created if missing (default: {DEFAULT_OUT})",
     )
+    p.add_argument("--run", nargs="+", action="extend", type=_run_folder, metavar="DIR",
+                   help="draw the figures that need a trained model from these runs: a "
+                        "lesson's run folder or a folder of runs (repeatable; default: the "
+                        "runs under runs/)")
+    p.add_argument("--train-missing", action="store_true",
+                   help="for a figure whose lesson has no run, train a small one in fast mode "
+                        "first (into OUT/runs; a minute or less each) instead of skipping it")
     return p.parse_args(argv)
 
 
@@ -109,8 +133,14 @@ def _main(argv=None):
         if not names:
             print(f"chapter {args.chapter} has no figures yet (see --list)")
             return 0
-    paths = figures.render(names, args.out, fmt=args.format, dpi=args.dpi,
-                           skip=args.only is None)  # a figure named with --only must be made
+    from pathlib import Path
+
+    from tfgraph_lessons.figures import runs
+
+    train_into = Path(args.out) / "runs" if args.train_missing else None
+    with runs.given(args.run, train_into):
+        paths = figures.render(names, args.out, fmt=args.format, dpi=args.dpi,
+                               skip=args.only is None)  # a figure named with --only must be made
     if args.only is not None:  # a few figures redrawn: the folder's gallery stays as it was
         print(f"wrote {len(paths)} figure(s) to {args.out}")
         return 0

@@ -1,33 +1,239 @@
-"""CNN chapter figures drawn from a training run: "Iteration 1000 vs Iteration 200,000".
+"""CNN chapter figures drawn from a finished ``cnn_cifar`` run.
 
-The filters and feature maps of the slides' network at chosen steps of one run
-of ``python -m tfgraph_lessons.cnn_cifar`` (which records them in
-``runs/cnn_cifar/cifar10_slide_cnn/snapshots.npz``). Set ``TFGRAPH_CNN_RUN`` to read
-another run's folder.
+``python -m tfgraph_lessons.cnn_cifar`` writes ``metrics.json`` (the learning curves,
+the test confusion matrix) and ``snapshots.npz`` (the first-layer filters and the
+feature maps of one test image at chosen steps and at the end) into its run folder.
+These figures read them from the run chosen by :func:`chosen_run` among those
+:func:`tfgraph_lessons.figures.runs.find_runs` gives (``--run DIR``, ``runs/cnn_cifar``,
+or a fast-mode run trained by ``--train-missing``), and name it in their titles:
+
+* ``cnn_filters_over_time``: "iteration 1,000 vs 200,000". With the slides'
+  initialisation (``w1`` truncated normal, stddev 0.1) a run of this length moves the
+  first-layer filters by a fraction of their size, so the filters themselves still look
+  like their noise; the learned structure is in the *change* since the first snapshot,
+  which the figure draws beside them (grey: no change);
+* ``cnn_feature_maps_by_depth``: the feature maps of one test image at every depth of the
+  trained network, smaller and more abstract deeper down;
+* ``cnn_results``: results and analysis: the learning curves, the test confusion matrix
+  and each class's test accuracy.
 """
-import os
-from pathlib import Path
+import numpy as np
 
-from tfgraph_lessons.figures import FigureUnavailable, register
+from tfgraph_lessons.core.style import CMAPS, SPLIT_COLORS, SPLIT_STYLES, styled
+from tfgraph_lessons.figures import FigureUnavailable, register, runs
 
-RUN_ENV = "TFGRAPH_CNN_RUN"
+LESSON = "cnn_cifar"
+COMMAND = "python -m tfgraph_lessons.cnn_cifar"
 
 
-def run_dir():
-    """The run whose snapshots the figure shows: ``$TFGRAPH_CNN_RUN``, or the default
-    run's folder ``runs/cnn_cifar/cifar10_slide_cnn``."""
-    return Path(os.environ.get(RUN_ENV) or Path("runs") / "cnn_cifar" / "cifar10_slide_cnn")
+def _preference(run):
+    """Which run a figure shows when several are found: a full-length run over a fast one,
+    the slides' network on CIFAR-10 over others, then the longest."""
+    m = run.metrics
+    return (not m.get("fast"), m.get("model") == "slide_cnn", m.get("dataset") == "cifar10",
+            m.get("steps") or 0, str(run.path))
+
+
+def chosen_run(snapshots=False):
+    """The ``cnn_cifar`` run the figures draw from (:func:`_preference` among those found;
+    with ``snapshots``, only runs that have a ``snapshots.npz``).
+
+    Raises:
+      FigureUnavailable: none found; the message says where it looked and what to run.
+    """
+    return runs.chosen(LESSON, COMMAND, "snapshots.npz" if snapshots else None, _preference)
+
+
+def _what(run):
+    m = run.metrics
+    return f"{m.get('model', '?')} on {m.get('dataset', '?')}"
+
+
+# ----------------------------------------------------------------------------- filters
+
+
+def read_snapshots(path):
+    """``snapshots.npz`` -> ``(steps, kernels, image, maps)``: the recorded steps, the
+    first-layer kernel ``[kh, kw, c, n]`` at each, the probe image, and
+    ``{step: {layer: [h, w, c]}}`` in depth order."""
+    with np.load(path) as f:
+        steps = [int(s) for s in f["steps"]]
+        kernels = [f[f"kernel_{s}"] for s in steps]
+        image = f["image"]
+        maps = {}
+        for s in steps:
+            prefix = f"map_{s}_"
+            maps[s] = {k[len(prefix):]: f[k] for k in f.files if k.startswith(prefix)}
+    return steps, kernels, image, maps
+
+
+def filter_changes(kernels):
+    """Each snapshot's change since the first, and how far it moved.
+
+    Returns:
+      ``(changes, moved)``: ``changes[i] = kernels[i] - kernels[0]``; ``moved[i]`` =
+      ``|kernels[i] - kernels[0]| / |kernels[0]|`` (Frobenius norms over all filters).
+    """
+    first = np.asarray(kernels[0], np.float64)
+    changes = [np.asarray(k, np.float64) - first for k in kernels]
+    size = max(np.linalg.norm(first), 1e-12)
+    return changes, [float(np.linalg.norm(c) / size) for c in changes]
+
+
+def signed_images(kernel):
+    """Filters ``[kh, kw, c, n]`` -> ``n`` images in 0..1 with 0 at 0.5 (grey): each filter
+    divided by twice its largest absolute value, so the sign survives and a filter that
+    did not change is flat grey."""
+    k = np.moveaxis(np.asarray(kernel, np.float64), -1, 0)
+    scale = np.abs(k).max(axis=(1, 2, 3), keepdims=True)
+    return 0.5 + k / (2 * np.where(scale > 0, scale, 1.0))
+
+
+def _show_filter(ax, img, rgb_cmap=None):
+    ax.imshow(img if img.shape[-1] == 3 else img[..., 0],
+              cmap=None if img.shape[-1] == 3 else (rgb_cmap or CMAPS["image"]), vmin=0, vmax=1)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+@styled
+def filters_change_figure(path, title, n_filters=12):
+    """The first-layer filters at each step recorded in ``snapshots.npz`` (one row each),
+    then what training changed in them since the first step (one row per later step).
+
+    Also the run's own ``figures/filters_over_time.png`` (``cnn_cifar`` draws it).
+    """
+    from matplotlib.figure import Figure
+
+    from tfgraph_lessons.core.plots import normalise_filters
+
+    steps, kernels, _, _ = read_snapshots(path)
+    changes, moved = filter_changes(kernels)
+    n = min(n_filters, kernels[0].shape[-1])
+    later = list(range(1, len(steps)))
+    rows = len(steps) + len(later)
+    fig = Figure(figsize=(0.95 * n + 2.2, 0.95 * rows + 1.6), layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=[len(steps), max(len(later), 0.01)])
+    axes = np.array(top.subplots(len(steps), n, squeeze=False))
+    for r, (step, kernel) in enumerate(zip(steps, kernels)):
+        for c, img in enumerate(normalise_filters(kernel)[:n]):
+            _show_filter(axes[r, c], img)
+        label = f"w at step {step:,}" + (f"\nmoved {100 * moved[r]:.0f}%" if r else "")
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    top.suptitle("the filters, each scaled to its own range", fontsize=11)
+    if later:
+        axes = np.array(bottom.subplots(len(later), n, squeeze=False))
+        for r, i in enumerate(later):
+            for c, img in enumerate(signed_images(changes[i])[:n]):
+                _show_filter(axes[r, c], img, rgb_cmap=CMAPS["signed"])
+            axes[r, 0].set_ylabel(f"w({steps[i]:,}) - w({steps[0]:,})", rotation=0,
+                                  ha="right", va="center", fontsize=9)
+        bottom.suptitle("what training changed in them (grey: no change; each scaled to its "
+                        "largest change)", fontsize=11)
+    fig.suptitle(f"{title}\nmoved: the change of all filters since step {steps[0]:,}, "
+                 "relative to their size")
+    return fig
 
 
 @register("cnn_filters_over_time",
-          "first-layer filters and feature maps at chosen steps of a cnn_cifar run",
-          figsize=(14, 5))
+          "first-layer filters at the run's snapshot steps, and their change since the "
+          "first one (where the learned edges and colour blobs show)", figsize=(14, 6))
 def filters_over_time():
-    from tfgraph_lessons.cnn_cifar import snapshots_figure
+    run = chosen_run(snapshots=True)
+    steps = read_snapshots(run.path / "snapshots.npz")[0]
+    return filters_change_figure(run.path / "snapshots.npz", f"First-layer filters of "
+                                 f"{_what(run)}: {runs.describe(run, steps[-1])}")
 
-    path = run_dir() / "snapshots.npz"
-    if not path.is_file():
-        raise FigureUnavailable(
-            f"{path} does not exist; run python -m tfgraph_lessons.cnn_cifar first "
-            f"(or set {RUN_ENV} to a run folder that has snapshots.npz)")
-    return snapshots_figure(path)
+
+# ----------------------------------------------------------------------------- feature maps
+
+
+@register("cnn_feature_maps_by_depth",
+          "the feature maps of one test image at every depth of a trained cnn_cifar "
+          "network: smaller and more abstract deeper down", figsize=(13, 6.5))
+def feature_maps_by_depth(channels=8):
+    from tfgraph_lessons.core.plots import feature_maps_figure
+
+    run = chosen_run(snapshots=True)
+    steps, _, image, maps = read_snapshots(run.path / "snapshots.npz")
+    layers = maps[steps[-1]]
+    if not layers:
+        raise FigureUnavailable(f"{run.path / 'snapshots.npz'} holds no feature maps; run "
+                                f"{COMMAND} again to record them")
+    return feature_maps_figure(image, layers, channels, suptitle=(
+        f"Feature maps of one test image by depth (smaller and more abstract deeper down), "
+        f"{_what(run)}: {runs.describe(run, steps[-1])}"))
+
+
+# ----------------------------------------------------------------------------- results
+
+
+def results_summary(metrics):
+    """What the results figure shows, from a run's ``metrics.json``.
+
+    Returns:
+      dict with ``per_class`` (each class's test accuracy, the confusion matrix's diagonal
+      over its row sums), ``class_names``, ``confusion`` (``[k, k]`` ints), ``accuracy``
+      (the run's test accuracy), ``confused`` (the three largest off-diagonal cells as
+      ``(true, predicted, count)``).
+    """
+    cm = np.asarray(metrics.get("confusion_matrix") or [], np.int64)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.size == 0:
+        raise FigureUnavailable("the run's metrics.json has no confusion matrix; run "
+                                f"{COMMAND} again (runs of this library since its first "
+                                "release write one)")
+    names = list(metrics.get("class_names") or [str(k) for k in range(len(cm))])
+    per_class = np.diag(cm) / np.maximum(cm.sum(axis=1), 1)
+    off = cm.copy()
+    np.fill_diagonal(off, 0)
+    order = np.argsort(off, axis=None, kind="stable")[::-1][:3]
+    confused = [(names[i], names[j], int(off[i, j])) for i, j in
+                zip(*np.unravel_index(order, off.shape)) if off[i, j] > 0]
+    return {"per_class": per_class, "class_names": names, "confusion": cm,
+            "accuracy": metrics.get("test_accuracy"), "confused": confused}
+
+
+@register("cnn_results",
+          "results and analysis of a cnn_cifar run: learning curves, the test confusion "
+          "matrix and each class's test accuracy", figsize=(15, 5))
+def results():
+    import matplotlib.pyplot as plt
+
+    run = chosen_run()
+    summary = results_summary(run.metrics)
+    history = run.metrics.get("history") or []
+    fig, (ax_curve, ax_cm, ax_class) = plt.subplots(1, 3, width_ratios=[1.1, 1.0, 0.8])
+    for split, (line, marker) in SPLIT_STYLES.items():
+        key = "train_eval_accuracy" if split == "train" else f"{split}_accuracy"
+        points = [(h["epoch"], 100 * h[key]) for h in history if h.get(key) is not None]
+        if points:
+            ax_curve.plot(*zip(*points), line, marker=marker, markersize=4,
+                          color=SPLIT_COLORS[split], label=f"{split} (inference)")
+    ax_curve.set(xlabel="epoch", ylabel="accuracy (%)", title="learning curves")
+    ax_curve.grid(alpha=0.3)
+    if ax_curve.lines:
+        ax_curve.legend(fontsize=9)
+    cm, names = summary["confusion"], summary["class_names"]
+    ax_cm.imshow(cm, cmap=CMAPS["count"])
+    for i in range(len(cm)):
+        for j in range(len(cm)):
+            ax_cm.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=6,
+                       color="white" if cm[i, j] > cm.max() / 2 else "black")
+    ax_cm.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
+    ax_cm.set_yticks(range(len(names)), names, fontsize=8)
+    ax_cm.set(xlabel="predicted", ylabel="true", title="test confusion matrix")
+    y = np.arange(len(names))
+    ax_class.barh(y, 100 * summary["per_class"], color="0.45")
+    ax_class.set_yticks(y, names, fontsize=8)
+    ax_class.invert_yaxis()
+    ax_class.set(xlim=(0, 100), xlabel="test accuracy (%)", title="per class")
+    if summary["accuracy"] is not None:
+        ax_class.axvline(100 * summary["accuracy"], color="k", ls="--", lw=1,
+                         label=f"all: {100 * summary['accuracy']:.1f}%")
+        ax_class.legend(fontsize=8, loc="lower right")
+    worst = "; ".join(f"{t} -> {p}: {n}" for t, p, n in summary["confused"])
+    fig.suptitle(f"Results of {_what(run)}: {runs.describe(run)}"
+                 + (f"\nmost confused: {worst}" if worst else ""))
+    return fig

@@ -5,11 +5,16 @@
   28x28 shape) in one graph: the shapes written on the arrows are the tensors' static
   shapes, the parameter counts come from each network's variables, and the samples are
   what the untrained ``G`` draws, with the probability the untrained ``D`` gives each
-  (:func:`two_networks_example`).
+  (:func:`two_networks_example`);
+* ``gan_losses`` and ``gan_samples_over_training``: the two losses and D's accuracy over
+  a ``gan_mnist`` run, and G's samples from the same noise at its snapshot steps, read
+  from the run's ``metrics.json`` and ``snapshots.npz``
+  (:func:`tfgraph_lessons.figures.runs.chosen`: ``--run DIR`` or ``runs/gan_mnist``).
 """
 import numpy as np
 
-from tfgraph_lessons.figures import register
+from tfgraph_lessons.core.style import CMAPS
+from tfgraph_lessons.figures import FigureUnavailable, register, runs
 
 
 def two_networks_example(model="dcgan", image_shape=(28, 28, 1), latent_size=100, samples=4,
@@ -86,4 +91,77 @@ def gan_two_networks_figure():
                       fontsize=8)
     fig.suptitle("A GAN is two networks in one graph (DCGAN on 28x28 images, untrained: G's "
                  "images are faint noise, shown stretched, and D answers 0.5)", fontsize=11)
+    return fig
+
+
+# ----------------------------------------------------------------------------- from a run
+
+LESSON = "gan_mnist"
+COMMAND = "python -m tfgraph_lessons.gan_mnist"
+
+
+def sample_steps(steps, shown=6):
+    """Up to ``shown`` of a run's snapshot ``steps``, evenly spread, the first and the
+    last always among them: the indices into ``steps``."""
+    if len(steps) <= shown:
+        return list(range(len(steps)))
+    return sorted({int(round(i)) for i in np.linspace(0, len(steps) - 1, shown)})
+
+
+def _named(run):
+    m = run.metrics
+    return f"{str(m.get('model', '?')).upper()} on {m.get('dataset', '?')}: {runs.describe(run)}"
+
+
+@register("gan_losses", "the two losses over a gan_mnist run, and D's accuracy on real and "
+          "on fake images (read from its metrics.json)", figsize=(12.0, 4.5))
+def gan_losses_figure():
+    import matplotlib.pyplot as plt
+
+    run = runs.chosen(LESSON, COMMAND)
+    history = [h for h in run.metrics.get("history") or [] if "d_loss" in h and "g_loss" in h]
+    if not history:
+        raise FigureUnavailable(f"{run.path / 'metrics.json'} has no loss history; run "
+                                f"{COMMAND} again")
+    steps = [h["step"] for h in history]
+    fig, (left, right) = plt.subplots(1, 2)
+    for key, color, what in (("d_loss", "tab:red", "D's loss: -log D(x) - log(1 - D(G(z)))"),
+                             ("g_loss", "tab:blue", "G's loss: -log D(G(z))")):
+        left.plot(steps, [h[key] for h in history], color=color, label=what)
+    left.set(xlabel="step", ylabel="loss (nats)", title="the two losses")
+    for key, color, line in (("d_real_accuracy", "tab:green", "-"),
+                             ("d_fake_accuracy", "tab:purple", "--")):
+        if all(key in h for h in history):
+            right.plot(steps, [h[key] for h in history], line, color=color,
+                       label=key.replace("d_", "D right on ").replace("_accuracy", " images"))
+    right.axhline(0.5, color="0.5", ls=":", lw=1, label="a coin (0.5)")
+    right.set(xlabel="step", ylabel="fraction right", ylim=(-0.02, 1.02),
+              title="D's accuracy: neither network wins")
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"Training a GAN, {_named(run)}")
+    return fig
+
+
+@register("gan_samples_over_training", "G's samples from the same noise at steps of a "
+          "gan_mnist run, getting better over training (its snapshots.npz)",
+          figsize=(14.0, 3.4))
+def gan_samples_over_training_figure(shown=6):
+    import matplotlib.pyplot as plt
+
+    run = runs.chosen(LESSON, COMMAND, "snapshots.npz")
+    with np.load(run.path / "snapshots.npz") as f:
+        steps, grids = [int(s) for s in f["steps"]], f["grids"]
+    if not steps:
+        raise FigureUnavailable(f"{run.path / 'snapshots.npz'} holds no samples; run "
+                                f"{COMMAND} again")
+    chosen = sample_steps(steps, shown)
+    fig, axes = plt.subplots(1, len(chosen), squeeze=False)
+    for ax, i in zip(axes[0], chosen):
+        grid = grids[i]
+        ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid,
+                  cmap=CMAPS["image"] if grid.shape[-1] == 1 else None)
+        ax.set(xticks=[], yticks=[], title=f"step {steps[i]:,}")
+    fig.suptitle(f"The same noise vectors through G as training goes on, {_named(run)}")
     return fig

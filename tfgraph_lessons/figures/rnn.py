@@ -13,8 +13,9 @@ Nothing on these figures is typed in by hand that the library can tell us:
   row by row.
 - :func:`gradient_norms` measures ``||d sum(h_T) / d x_t||`` with ``tf.gradients``
   for a vanilla RNN and LSTMs at their initial weights: the slides' reason for gates.
-- :func:`loss_histories` reads ``runs/rnn_mnist/*/metrics.json`` and
-  ``runs/char_rnn/*/metrics.json`` (``$TFGRAPH_RNN_RUNS`` replaces ``runs``); the
+- :func:`loss_histories` reads the finished ``rnn_mnist`` and ``char_rnn`` runs that
+  :func:`tfgraph_lessons.figures.runs.find_runs` gives (``--run DIR``, or
+  ``runs/rnn_mnist/*`` and ``runs/char_rnn/*``; ``$TFGRAPH_RUNS`` replaces ``runs``); the
   figure is skipped with a notice when no run exists.
 
 Every session runs single-threaded with fixed seeds, so the PNGs are the same
@@ -22,8 +23,6 @@ bytes on every rerun.
 """
 from tfgraph_lessons.core.graph import new_graph, tf, tf1  # first: sets up TF's logging and graph mode
 
-import json  # noqa: E402
-import os  # noqa: E402
 import re  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -33,11 +32,11 @@ from matplotlib.patches import FancyBboxPatch  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from tfgraph_lessons.core.errors import DataError, UsageError  # noqa: E402
-from tfgraph_lessons.figures import FigureUnavailable, register  # noqa: E402
+from tfgraph_lessons.figures import FigureUnavailable, register, runs  # noqa: E402
 from tfgraph_lessons.figures.rnn_cells import CELL_TITLES  # noqa: E402
 from tfgraph_lessons.rnn import CELLS, LSTMCell, unroll  # noqa: E402
 
-RUNS_ENV = "TFGRAPH_RNN_RUNS"
+RUNS_ENV = runs.ROOT_ENV   # the folder of runs read without --run (default: runs)
 # lesson -> (panel title, what its loss measures, the command that makes a run)
 LOSS_LESSONS = {
     "rnn_mnist": ("rnn_mnist: MNIST digits, rows as time steps", "cross-entropy (nats)",
@@ -366,11 +365,6 @@ def vanishing_gradients_figure():
 
 # ----------------------------------------------------------------------------- loss curves
 
-def runs_root():
-    """The folder holding ``rnn_mnist/<run>/`` and ``char_rnn/<run>/``: ``$TFGRAPH_RNN_RUNS`` or ``runs``."""
-    return Path(os.environ.get(RUNS_ENV) or "runs")
-
-
 def _histories(metrics, path):
     """``{arm: history}`` from one metrics.json: ``history`` is a list, or ``{arm: list}``."""
     history = metrics.get("history") if isinstance(metrics, dict) else None
@@ -388,10 +382,11 @@ def _histories(metrics, path):
 
 
 def loss_histories(root=None):
-    """Read the chapter's runs: every ``<root>/<lesson>/*/metrics.json`` of :data:`LOSS_LESSONS`.
+    """Read the chapter's runs: the finished runs of :data:`LOSS_LESSONS`.
 
     Args:
-      root: the runs folder; None means :func:`runs_root`.
+      root: a folder holding ``<lesson>/<run>/``; None asks
+        :func:`~tfgraph_lessons.figures.runs.find_runs` (``--run``, or ``runs/``).
 
     Returns:
       ``{lesson: {run name: history}}`` with only the lessons and runs that have a
@@ -400,23 +395,18 @@ def loss_histories(root=None):
     Raises:
       DataError: a metrics.json that is not JSON, or whose history is not a list.
     """
-    root = runs_root() if root is None else Path(root)
     found = {}
     for lesson in LOSS_LESSONS:
-        for path in sorted((root / lesson).glob("*/metrics.json")):
-            try:
-                metrics = json.loads(path.read_text(encoding="utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as e:
-                raise DataError(f"{path}: not a JSON metrics file ({e}); delete that run folder "
-                                "or run the lesson again") from None
-            for arm, history in _histories(metrics, path).items():
-                found.setdefault(lesson, {})["/".join(filter(None, (path.parent.name, arm)))] = history
+        lesson_runs = runs.find_runs(lesson, None if root is None else Path(root) / lesson)
+        for run in lesson_runs:
+            for arm, history in _histories(run.metrics, run.path / "metrics.json").items():
+                found.setdefault(lesson, {})["/".join(filter(None, (run.path.name, arm)))] = history
     return found
 
 
-def _plot_runs(ax, runs):
+def _plot_runs(ax, histories):
     styles = {"train_running_loss": "-", "train_eval_loss": "-.", "val_loss": "--", "test_loss": ":"}
-    for color, (run, history) in zip(plt.cm.tab10.colors, runs.items()):
+    for color, (run, history) in zip(plt.cm.tab10.colors, histories.items()):
         x_key = "epoch" if all(e.get("epoch") is not None for e in history) else "step"
         for key, style in styles.items():
             points = [(e[x_key], e[key]) for e in history
@@ -432,7 +422,7 @@ def loss_curves_figure(root=None):
     """One panel per lesson with runs: each run's training, validation and test loss.
 
     Args:
-      root: the runs folder; None means ``$TFGRAPH_RNN_RUNS`` or ``runs``.
+      root: a folder of runs; None means the ``--run`` folders, or ``$TFGRAPH_RUNS`` or ``runs``.
 
     Returns:
       the Figure.
@@ -440,16 +430,16 @@ def loss_curves_figure(root=None):
     Raises:
       FigureUnavailable: no run of the chapter has a metrics.json yet.
     """
-    root = runs_root() if root is None else Path(root)
     found = loss_histories(root)
     if not found:
-        wanted = " or ".join(f"{root / lesson}/*/metrics.json" for lesson in LOSS_LESSONS)
+        wanted = " or ".join(str(Path(root) / lesson) if root is not None else runs.searched(lesson)
+                             for lesson in LOSS_LESSONS)
         commands = " or ".join(cmd for *_, cmd in LOSS_LESSONS.values())
-        raise FigureUnavailable(f"no run found ({wanted}); run {commands} first "
-                                f"(or set {RUNS_ENV} to a folder holding such runs)")
+        raise FigureUnavailable(f"no finished run in {wanted}; run {commands} first, or pass "
+                                "a run folder with --run DIR")
     fig, axes = plt.subplots(1, len(found), squeeze=False)
-    for ax, (lesson, runs) in zip(axes[0], found.items()):
-        _plot_runs(ax, runs)
+    for ax, (lesson, histories) in zip(axes[0], found.items()):
+        _plot_runs(ax, histories)
         ax.set(title=LOSS_LESSONS[lesson][0], ylabel=LOSS_LESSONS[lesson][1])
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7, handlelength=3.5)

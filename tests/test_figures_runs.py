@@ -1,0 +1,147 @@
+"""Figures drawn from a trained model: which run they read (--run, runs/, --train-missing),
+and what the CNN chapter's run figures compute from it."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tfgraph_lessons import figures
+from tfgraph_lessons.core.errors import DataError, UsageError
+from tfgraph_lessons.figures import cnn as cnn_figures
+from tfgraph_lessons.figures import runs
+
+
+def write_run(folder, lesson="cnn_cifar", **metrics):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "metrics.json").write_text(json.dumps({"lesson": lesson, **metrics}))
+    return folder
+
+
+def test_runs_are_found_in_a_run_folder_or_two_levels_down(tmp_path):
+    write_run(tmp_path / "cnn_cifar" / "a", steps=10)
+    write_run(tmp_path / "cnn_cifar" / "exp" / "arm", steps=20)
+    write_run(tmp_path / "rnn_mnist" / "b", lesson="rnn_mnist")
+    (tmp_path / "cnn_cifar" / "running").mkdir()                  # no metrics.json: not finished
+    assert [r.path.name for r in runs.runs_under(tmp_path / "cnn_cifar")] == ["a", "arm"]
+    assert [r.path.name for r in runs.runs_under(tmp_path / "cnn_cifar" / "a")] == ["a"]
+    with runs.given([tmp_path]):
+        assert [r.path.name for r in runs.find_runs("cnn_cifar")] == ["a"]  # two levels only
+        assert [r.lesson for r in runs.find_runs("rnn_mnist")] == ["rnn_mnist"]
+    with runs.given([tmp_path / "cnn_cifar"]):
+        assert [r.path.name for r in runs.find_runs("cnn_cifar")] == ["a", "arm"]
+        assert runs.find_runs("rnn_mnist") == []
+
+
+def test_without_run_the_runs_folder_is_read(tmp_path, monkeypatch):
+    write_run(tmp_path / "cnn_cifar" / "x", steps=5)
+    monkeypatch.setenv(runs.ROOT_ENV, str(tmp_path))
+    assert [r.path for r in runs.find_runs("cnn_cifar")] == [tmp_path / "cnn_cifar" / "x"]
+    with runs.given([tmp_path / "elsewhere"]):                     # --run replaces runs/
+        assert runs.find_runs("cnn_cifar") == []
+    assert len(runs.find_runs("cnn_cifar")) == 1                   # given() is undone on exit
+
+
+def test_a_broken_metrics_file_is_a_clear_error(tmp_path):
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "metrics.json").write_text("{not json")
+    with pytest.raises(DataError, match=r"r/metrics.json: not a JSON metrics file .*delete that run"):
+        runs.read_run(tmp_path / "r")
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p / "missing", "no such folder"),
+    (lambda p: p, "no finished run in it"),
+])
+def test_bad_run_folder_is_one_line_and_exit_2(tmp_path, make, message):
+    res = subprocess.run([sys.executable, "-m", "tfgraph_lessons.figures", "--run",
+                          str(make(tmp_path)), "--out", str(tmp_path / "out")],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2
+    lines = [line for line in res.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and message in lines[0] and "--run" in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_preferred_run_is_full_length_slide_cnn_on_cifar10(tmp_path):
+    write_run(tmp_path / "fast", fast=True, model="slide_cnn", dataset="cifar10", steps=900)
+    write_run(tmp_path / "resnet", fast=False, model="resnet20", dataset="cifar10", steps=900)
+    write_run(tmp_path / "short", fast=False, model="slide_cnn", dataset="cifar10", steps=100)
+    write_run(tmp_path / "long", fast=False, model="slide_cnn", dataset="cifar10", steps=5000)
+    with runs.given([tmp_path]):
+        assert cnn_figures.chosen_run().path.name == "long"
+        with pytest.raises(figures.FigureUnavailable, match="with a snapshots.npz"):
+            cnn_figures.chosen_run(snapshots=True)
+
+
+def test_filter_changes_and_their_signed_images():
+    rng = np.random.default_rng(0)
+    w0 = rng.normal(size=(3, 3, 3, 4))
+    step = np.zeros_like(w0)
+    step[:, :, 0, 1] = np.linspace(-1, 1, 9).reshape(3, 3)        # filter 1 learns a ramp
+    changes, moved = cnn_figures.filter_changes([w0, w0 + step])
+    assert np.allclose(changes[1], step) and moved[0] == 0.0
+    assert moved[1] == pytest.approx(np.linalg.norm(step) / np.linalg.norm(w0))
+    images = cnn_figures.signed_images(changes[1])
+    assert np.all(images[0] == 0.5)                               # unchanged: flat grey
+    assert images[1].min() == 0.0 and images[1].max() == 1.0       # largest change at the ends
+    assert images[1][1, 1, 0] == 0.5                               # zero change stays grey
+
+
+def test_results_summary_reads_the_confusion_matrix():
+    cm = [[8, 2, 0], [1, 5, 4], [0, 0, 10]]
+    s = cnn_figures.results_summary({"confusion_matrix": cm, "class_names": ["a", "b", "c"],
+                                     "test_accuracy": 23 / 30})
+    assert np.allclose(s["per_class"], [0.8, 0.5, 1.0])
+    assert s["confused"] == [("b", "c", 4), ("a", "b", 2), ("b", "a", 1)]
+    with pytest.raises(figures.FigureUnavailable, match="no confusion matrix"):
+        cnn_figures.results_summary({"history": []})
+
+
+def test_train_missing_trains_a_fast_run_once_and_the_figure_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv(runs.ROOT_ENV, str(tmp_path / "none"))
+    # a shorter fast run than the command's, to keep the suite quick
+    monkeypatch.setitem(runs.FAST_RUNS, "cnn_cifar", ["--fast", "--dataset", "digits", "--steps", "12"])
+    with runs.given(None, train_into=tmp_path / "trained"):
+        fig = figures.make("cnn_results")
+        again = runs.find_runs("cnn_cifar")                        # trained once per process
+    assert [r.path for r in again] == [tmp_path / "trained" / "cnn_cifar"]
+    metrics = again[0].metrics
+    assert metrics["fast"] and metrics["steps"] == 12
+    assert f"{tmp_path / 'trained' / 'cnn_cifar'}, step 12 (fast mode)" in fig._suptitle.get_text()
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+
+
+def test_train_missing_reports_a_failed_lesson(tmp_path, monkeypatch):
+    monkeypatch.setitem(runs.FAST_RUNS, "cnn_cifar", ["--dataset", "no_such_data"])
+    with runs.given([tmp_path / "empty"], train_into=tmp_path / "t"):
+        with pytest.raises(UsageError, match=r"--train-missing: .*cnn_cifar --dataset no_such_data .* failed \(error: "):
+            runs.find_runs("cnn_cifar")
+
+
+def test_gan_figures_read_their_run(tmp_path):
+    from tfgraph_lessons.figures import gan as gan_figures
+
+    assert gan_figures.sample_steps(list(range(32)), 6) == [0, 6, 12, 19, 25, 31]
+    assert gan_figures.sample_steps([5, 10], 6) == [0, 1]
+    run = write_run(tmp_path / "g", lesson="gan_mnist", model="dcgan", dataset="mnist", steps=40,
+                    fast=False, history=[{"step": s, "d_loss": 1.0, "g_loss": 2.0,
+                                          "d_real_accuracy": 0.9, "d_fake_accuracy": 0.8}
+                                         for s in (10, 20, 30, 40)])
+    grids = np.zeros((4, 16, 16, 1), np.uint8)
+    np.savez(run / "snapshots.npz", steps=np.array([10, 20, 30, 40]), grids=grids)
+    with runs.given([tmp_path]):
+        losses = figures.make("gan_losses")
+        samples = figures.make("gan_samples_over_training")
+    assert [line.get_ydata()[0] for line in losses.axes[0].lines] == [1.0, 2.0]
+    assert [ax.get_title() for ax in samples.axes] == ["step 10", "step 20", "step 30", "step 40"]
+    assert f"{run}, step 40" in samples._suptitle.get_text()
+    import matplotlib.pyplot as plt
+    plt.close(losses)
+    plt.close(samples)
+    with runs.given([tmp_path / "g"]):
+        (run / "snapshots.npz").unlink()
+        with pytest.raises(figures.FigureUnavailable, match="gan_mnist run with a snapshots.npz"):
+            figures.make("gan_samples_over_training")
