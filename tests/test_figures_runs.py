@@ -75,18 +75,25 @@ def test_the_preferred_run_is_full_length_slide_cnn_on_cifar10(tmp_path):
             cnn_figures.chosen_run(snapshots=True)
 
 
-def test_filter_changes_and_their_signed_images():
+def test_filter_changes_remove_the_shrunk_start_and_keep_what_was_learned():
     rng = np.random.default_rng(0)
     w0 = rng.normal(size=(3, 3, 3, 4))
-    step = np.zeros_like(w0)
-    step[:, :, 0, 1] = np.linspace(-1, 1, 9).reshape(3, 3)        # filter 1 learns a ramp
-    changes, moved = cnn_figures.filter_changes([w0, w0 + step])
-    assert np.allclose(changes[1], step) and moved[0] == 0.0
-    assert moved[1] == pytest.approx(np.linalg.norm(step) / np.linalg.norm(w0))
-    images = cnn_figures.signed_images(changes[1])
-    assert np.all(images[0] == 0.5)                               # unchanged: flat grey
-    assert images[1].min() == 0.0 and images[1].max() == 1.0       # largest change at the ends
-    assert images[1][1, 1, 0] == 0.5                               # zero change stays grey
+    learned = np.zeros_like(w0)
+    ramp = np.zeros((3, 3, 3))
+    ramp[:, :, 0] = np.linspace(-1, 1, 9).reshape(3, 3)            # filter 1 learns a ramp,
+    start = w0[..., 1]
+    ramp -= (ramp * start).sum() / (start * start).sum() * start   # orthogonal to its start
+    learned[..., 1] = ramp
+    w = 0.7 * w0 + learned                                         # decay shrank the start
+    changes, moved, kept = cnn_figures.filter_changes([w0, w])
+    assert np.allclose(kept[1], 0.7) and np.allclose(kept[0], 1.0)
+    assert np.allclose(changes[1], learned) and np.allclose(changes[0], 0.0)
+    assert moved[0] == 0.0
+    assert moved[1] == pytest.approx(np.linalg.norm(w - w0) / np.linalg.norm(w0))
+    images = cnn_figures.signed_images(changes[1], floor=1e-6 * np.abs(w0).max())
+    assert np.allclose(images[0], 0.5)                             # only shrunk: flat grey
+    assert images[1].min() == pytest.approx(0.0) or images[1].max() == pytest.approx(1.0)
+    assert np.allclose(images[1], 0.5 + learned[..., 1] / (2 * np.abs(learned[..., 1]).max()))
 
 
 def test_results_summary_reads_the_confusion_matrix():

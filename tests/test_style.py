@@ -4,7 +4,6 @@ import ast
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 import tfgraph_lessons
 from tfgraph_lessons.core import plots, style

@@ -8,10 +8,10 @@ These figures read them from the run chosen by :func:`chosen_run` among those
 or a fast-mode run trained by ``--train-missing``), and name it in their titles:
 
 * ``cnn_filters_over_time``: "iteration 1,000 vs 200,000". With the slides'
-  initialisation (``w1`` truncated normal, stddev 0.1) a run of this length moves the
-  first-layer filters by a fraction of their size, so the filters themselves still look
-  like their noise; the learned structure is in the *change* since the first snapshot,
-  which the figure draws beside them (grey: no change);
+  initialisation (``w1`` truncated normal, stddev 0.1) the filters keep much of their
+  initial noise, shrunk by weight decay, on top of what they learn; the figure draws
+  each filter minus its best-fitting multiple of its initial value
+  (:func:`filter_changes`), where the oriented edges and colour blobs show;
 * ``cnn_feature_maps_by_depth``: the feature maps of one test image at every depth of the
   trained network, smaller and more abstract deeper down;
 * ``cnn_results``: results and analysis: the learning curves, the test confusion matrix
@@ -68,24 +68,38 @@ def read_snapshots(path):
 
 
 def filter_changes(kernels):
-    """Each snapshot's change since the first, and how far it moved.
+    """What training added to each filter since the first snapshot, and how far they moved.
+
+    Weight decay shrinks the initial noise without changing its pattern, so the plain
+    difference ``w(t) - w(1)`` is mostly ``-(1 - a) w(1)``: noise again. Each filter's
+    change is therefore measured past its best-fitting multiple of where it started:
+    ``w(t) - a w(1)`` with ``a = <w(t), w(1)> / <w(1), w(1)>`` (least squares, per filter),
+    the part of the filter that is not a scaled copy of its initial noise.
 
     Returns:
-      ``(changes, moved)``: ``changes[i] = kernels[i] - kernels[0]``; ``moved[i]`` =
-      ``|kernels[i] - kernels[0]| / |kernels[0]|`` (Frobenius norms over all filters).
+      ``(changes, moved, kept)``: ``changes[i]`` as above for snapshot ``i`` (``[kh, kw,
+      c, n]``); ``moved[i] = |w(i) - w(0)| / |w(0)|`` over all filters; ``kept[i]`` the
+      per-filter ``a`` (``[n]``).
     """
     first = np.asarray(kernels[0], np.float64)
-    changes = [np.asarray(k, np.float64) - first for k in kernels]
+    norms = np.maximum((first * first).sum(axis=(0, 1, 2)), 1e-24)
     size = max(np.linalg.norm(first), 1e-12)
-    return changes, [float(np.linalg.norm(c) / size) for c in changes]
+    changes, moved, kept = [], [], []
+    for kernel in kernels:
+        k = np.asarray(kernel, np.float64)
+        a = (k * first).sum(axis=(0, 1, 2)) / norms
+        changes.append(k - a * first)
+        moved.append(float(np.linalg.norm(k - first) / size))
+        kept.append(a)
+    return changes, moved, kept
 
 
-def signed_images(kernel):
+def signed_images(kernel, floor=0.0):
     """Filters ``[kh, kw, c, n]`` -> ``n`` images in 0..1 with 0 at 0.5 (grey): each filter
-    divided by twice its largest absolute value, so the sign survives and a filter that
-    did not change is flat grey."""
+    divided by twice its largest absolute value (at least ``floor``, so a change that is
+    only rounding stays grey), so the sign survives and an unchanged filter is flat grey."""
     k = np.moveaxis(np.asarray(kernel, np.float64), -1, 0)
-    scale = np.abs(k).max(axis=(1, 2, 3), keepdims=True)
+    scale = np.maximum(np.abs(k).max(axis=(1, 2, 3), keepdims=True), floor)
     return 0.5 + k / (2 * np.where(scale > 0, scale, 1.0))
 
 
@@ -110,7 +124,7 @@ def filters_change_figure(path, title, n_filters=12):
     from tfgraph_lessons.core.plots import normalise_filters
 
     steps, kernels, _, _ = read_snapshots(path)
-    changes, moved = filter_changes(kernels)
+    changes, moved, kept = filter_changes(kernels)
     n = min(n_filters, kernels[0].shape[-1])
     later = list(range(1, len(steps)))
     rows = len(steps) + len(later)
@@ -126,12 +140,15 @@ def filters_change_figure(path, title, n_filters=12):
     if later:
         axes = np.array(bottom.subplots(len(later), n, squeeze=False))
         for r, i in enumerate(later):
-            for c, img in enumerate(signed_images(changes[i])[:n]):
+            floor = 1e-6 * np.abs(kernels[0]).max()
+            for c, img in enumerate(signed_images(changes[i], floor)[:n]):
                 _show_filter(axes[r, c], img, rgb_cmap=CMAPS["signed"])
-            axes[r, 0].set_ylabel(f"w({steps[i]:,}) - w({steps[0]:,})", rotation=0,
+            axes[r, 0].set_ylabel(f"w({steps[i]:,}) - a w({steps[0]:,})\n"
+                                  f"a = {kept[i].min():.2f} to {kept[i].max():.2f}", rotation=0,
                                   ha="right", va="center", fontsize=9)
-        bottom.suptitle("what training changed in them (grey: no change; each scaled to its "
-                        "largest change)", fontsize=11)
+        bottom.suptitle("what training added: each filter minus its best-fitting multiple "
+                        "a of where it started (what weight decay only shrank); grey: "
+                        "nothing added", fontsize=11)
     fig.suptitle(f"{title}\nmoved: the change of all filters since step {steps[0]:,}, "
                  "relative to their size")
     return fig
@@ -184,7 +201,12 @@ def results_summary(metrics):
         raise FigureUnavailable("the run's metrics.json has no confusion matrix; run "
                                 f"{COMMAND} again (runs of this library since its first "
                                 "release write one)")
-    names = list(metrics.get("class_names") or [str(k) for k in range(len(cm))])
+    from tfgraph_lessons.data.datasets import CIFAR10_CLASSES
+
+    # runs made before metrics.json recorded class_names: CIFAR-10's are known
+    known = {"cifar10": CIFAR10_CLASSES} if len(cm) == len(CIFAR10_CLASSES) else {}
+    names = list(metrics.get("class_names") or known.get(metrics.get("dataset"))
+                 or [str(k) for k in range(len(cm))])
     per_class = np.diag(cm) / np.maximum(cm.sum(axis=1), 1)
     off = cm.copy()
     np.fill_diagonal(off, 0)
