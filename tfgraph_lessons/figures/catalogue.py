@@ -73,7 +73,12 @@ CATALOGUE = (
     Slot("conv_slide_example", "04", "the convolution worked example"),
     Slot("conv_three_channels", "04", "the convolution over 3 channels"),
     Slot("padding_stride", "04", "zero padding, stride 1 vs 2, VALID vs SAME on 7x7"),
+    Slot("cnn_layer_by_layer", "04", "the scheme: placeholders and the network layer by layer"),
+    Slot("cnn_fully_connected", "04", "the fully connected layer"),
     Slot("cnn_filters_over_time", "04", "filters at an early vs a late step", "run"),
+    Slot("cnn_feature_maps_by_depth", "04", "feature maps getting more abstract with depth", "run"),
+    Slot("cnn_results", "04", "results and analysis", "run"),
+    Slot("dropout_network", "04", "dropout: a network with dropped units"),
     # 05 detection
     Slot("detection_bounding_box", "05", "classification vs detection; the box (x, y, h, w)"),
     Slot("detection_pipeline", "05", "region proposals (R-CNN) and the detector's steps"),
@@ -83,9 +88,15 @@ CATALOGUE = (
     # 06 architectures
     Slot("alexnet_table", "06", "the AlexNet shape table"),
     Slot("vgg_configurations", "06", "the VGG A-E configuration table"),
+    Slot("nin_1x1_gap", "06", "NIN: the 1x1 convolution and global average pooling"),
+    Slot("nin_cam", "06", "NIN: a class activation map"),
+    Slot("inception_module", "06", "the Inception module"),
+    Slot("multi_softmax", "06", "the multi-softmax example (GoogLeNet's auxiliary heads)"),
     Slot("conv_factorisation", "06", "convolution factorisation and its receptive field"),
     Slot("resnet_shortcut", "06", "the ResNet shortcut and the bottleneck block"),
+    Slot("inception_v4_blocks", "06", "the Inception-v4 and Inception-ResNet blocks"),
     Slot("architectures_compare", "06", "results and analysis: parameters and cost"),
+    Slot("papers_results", "06", "the quoted results: Inception v2/v3, ResNet on CIFAR"),
     # 07 RNNs
     Slot("rnn_cell_vanilla", "07", "the RNN cell"),
     Slot("rnn_unrolled_graph", "07", "the RNN unrolled over time"),
@@ -98,6 +109,8 @@ CATALOGUE = (
     Slot("rl_agent_environment_loop", "08", "the agent-environment loop"),
     # 09 GANs
     Slot("gan_two_networks", "09", "the GAN's two networks"),
+    Slot("gan_losses", "09", "the two losses over training", "run"),
+    Slot("gan_samples_over_training", "09", "samples improving over training", "run"),
 )
 
 SLOTS = {slot.name: slot for slot in CATALOGUE}
