@@ -309,8 +309,10 @@ def test_snapshot_figures_read_a_real_run(tmp_path, monkeypatch):
     assert metrics["class_names"] == [str(k) for k in range(10)]
     with runs.given([tmp_path / "run"]):
         paths = figures.render(names, tmp_path / "figs")
+        again = figures.render(names, tmp_path / "again")
         fig = figures.make("cnn_results")
     assert all(p.stat().st_size > 10_000 for p in paths)
+    assert [p.read_bytes() for p in paths] == [p.read_bytes() for p in again]   # same pixels
     # the figure names the run it was drawn from, and that it was a fast one
     assert f"{tmp_path / 'run'}, step {metrics['steps']:,} (fast mode)" in fig._suptitle.get_text()
 

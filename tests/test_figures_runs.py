@@ -152,3 +152,15 @@ def test_gan_figures_read_their_run(tmp_path):
         (run / "snapshots.npz").unlink()
         with pytest.raises(figures.FigureUnavailable, match="gan_mnist run with a snapshots.npz"):
             figures.make("gan_samples_over_training")
+
+
+def test_rnn_loss_curves_say_which_runs_were_fast(tmp_path):
+    from tfgraph_lessons.figures import rnn as rnn_figures
+
+    history = [{"epoch": e, "step": e, "val_loss": 1.0 / e} for e in (1, 2)]
+    write_run(tmp_path / "rnn_mnist" / "small", lesson="rnn_mnist", dataset="digits", fast=True,
+              history=history)
+    write_run(tmp_path / "rnn_mnist" / "full", lesson="rnn_mnist", dataset="mnist", fast=False,
+              history=history)
+    found = rnn_figures.loss_histories(tmp_path)
+    assert sorted(found["rnn_mnist"]) == ["full", "small (digits, fast mode)"]

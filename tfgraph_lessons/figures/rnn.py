@@ -399,8 +399,13 @@ def loss_histories(root=None):
     for lesson in LOSS_LESSONS:
         lesson_runs = runs.find_runs(lesson, None if root is None else Path(root) / lesson)
         for run in lesson_runs:
+            # the run's folder, and what it was when that is not the lesson's full run
+            notes = [run.metrics.get("dataset") if run.metrics.get("dataset") == "digits" else None,
+                     "fast mode" if run.metrics.get("fast") else None]
+            note = ", ".join(filter(None, notes))
+            name = run.path.name + (f" ({note})" if note else "")
             for arm, history in _histories(run.metrics, run.path / "metrics.json").items():
-                found.setdefault(lesson, {})["/".join(filter(None, (run.path.name, arm)))] = history
+                found.setdefault(lesson, {})["/".join(filter(None, (name, arm)))] = history
     return found
 
 
@@ -436,7 +441,8 @@ def loss_curves_figure(root=None):
                              for lesson in LOSS_LESSONS)
         commands = " or ".join(cmd for *_, cmd in LOSS_LESSONS.values())
         raise FigureUnavailable(f"no finished run in {wanted}; run {commands} first, or pass "
-                                "a run folder with --run DIR")
+                                "a run folder with --run DIR, or add --train-missing to train "
+                                "a small rnn_mnist run in fast mode")
     fig, axes = plt.subplots(1, len(found), squeeze=False)
     for ax, (lesson, histories) in zip(axes[0], found.items()):
         _plot_runs(ax, histories)

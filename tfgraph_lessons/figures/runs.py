@@ -37,6 +37,7 @@ ROOT_ENV = "TFGRAPH_RUNS"   # the folder of runs read when no --run is given (de
 # well under a minute on 2 CPU cores and needs no download (offline data sets)
 FAST_RUNS = {
     "cnn_cifar": ["--fast", "--dataset", "digits", "--steps", "300", "--eval-steps", "100"],
+    "rnn_mnist": ["--fast", "--dataset", "digits", "--steps", "300"],
 }
 
 _given = None        # the folders given with --run (None: none given, read runs/)
