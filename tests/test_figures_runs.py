@@ -164,3 +164,36 @@ def test_rnn_loss_curves_say_which_runs_were_fast(tmp_path):
               history=history)
     found = rnn_figures.loss_histories(tmp_path)
     assert sorted(found["rnn_mnist"]) == ["full", "small (digits, fast mode)"]
+
+
+def test_rl_figures_read_their_runs(tmp_path):
+    from tfgraph_lessons.figures import rl as rl_figures
+
+    q = np.zeros((16, 4))
+    q[0, 2] = 0.5                                                  # state 0: go right
+    write_run(tmp_path / "fl", lesson="rl_frozenlake", q_table=q.tolist(), success_rate=1.0,
+              env_steps=100, fast=False, config={"map": "4x4", "slippery": False})
+    curves = {"returns": [10.0, 20.0, 30.0], "episode_end_steps": [10, 30, 60],
+              "history": [{"step": 60, "greedy_mean_return": 40.0}], "reward_threshold": 475,
+              "eval_episodes": 100, "env": "CartPole-v1", "env_steps": 60,
+              "config": {"check_episodes": 50}}
+    write_run(tmp_path / "cp" / "dqn_fast", lesson="rl_cartpole", algo="dqn", fast=True,
+              eval_mean_return=500.0, **curves)
+    write_run(tmp_path / "cp" / "dqn_full", lesson="rl_cartpole", algo="dqn", fast=False,
+              eval_mean_return=200.0, **curves)
+    write_run(tmp_path / "cp" / "a2c", lesson="rl_cartpole", algo="a2c", fast=False,
+              eval_mean_return=500.0, **curves)
+    with runs.given([tmp_path]):
+        q_table, desc, _ = rl_figures.frozenlake_policy(runs.find_runs("rl_frozenlake")[0].metrics)
+        assert desc.shape == (4, 4) and desc[0, 0] == "S" and desc[3, 3] == "G"
+        assert q_table.argmax(axis=1)[0] == 2
+        # the best run of each algorithm, a full run over a fast one, in the slides' order
+        assert [r.path.name for r in rl_figures.cartpole_runs()] == ["dqn_full", "a2c"]
+        fig = figures.make("rl_cartpole_learning")
+        table = figures.make("rl_q_table")
+    assert [ax.get_title().split("\n")[0] for ax in fig.axes] == [
+        rl_figures.ALGO_NAMES["dqn"], rl_figures.ALGO_NAMES["a2c"]]
+    assert "success rate 1.00" in table._suptitle.get_text()
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+    plt.close(table)

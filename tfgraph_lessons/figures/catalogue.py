@@ -107,6 +107,8 @@ CATALOGUE = (
     Slot("rnn_loss_curves", "07", "training the chapter's networks", "run"),
     # 08 reinforcement learning
     Slot("rl_agent_environment_loop", "08", "the agent-environment loop"),
+    Slot("rl_q_table", "08", "the Q-table", "run"),
+    Slot("rl_cartpole_learning", "08", "DQN and the policy gradient learning", "run"),
     # 09 GANs
     Slot("gan_two_networks", "09", "the GAN's two networks"),
     Slot("gan_losses", "09", "the two losses over training", "run"),

@@ -38,6 +38,8 @@ ROOT_ENV = "TFGRAPH_RUNS"   # the folder of runs read when no --run is given (de
 FAST_RUNS = {
     "cnn_cifar": ["--fast", "--dataset", "digits", "--steps", "300", "--eval-steps", "100"],
     "rnn_mnist": ["--fast", "--dataset", "digits", "--steps", "300"],
+    "rl_frozenlake": ["--no-slippery", "--episodes", "1000"],
+    "rl_cartpole": ["--algo", "a2c"],
 }
 
 _given = None        # the folders given with --run (None: none given, read runs/)
