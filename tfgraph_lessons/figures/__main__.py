@@ -97,8 +97,9 @@ def parse_args(argv=None):
                         "lesson's run folder or a folder of runs (repeatable; default: the "
                         "runs under runs/)")
     p.add_argument("--train-missing", action="store_true",
-                   help="for a figure whose lesson has no run, train a small one in fast mode "
-                        "first (into OUT/runs; a minute or less each) instead of skipping it")
+                   help="for a figure whose lesson has no run, train a small one first (fast "
+                        "mode or a short run on offline data, into OUT/runs; under a minute "
+                        "each) instead of skipping it")
     return p.parse_args(argv)
 
 

@@ -9,8 +9,9 @@ asks :func:`find_runs` for the runs of its lesson:
   ``runs/cnn_cifar``, an experiment's folder), searched two levels down;
 * otherwise the runs under ``runs/`` (the lessons' default ``--out``; ``$TFGRAPH_RUNS``
   names another folder of runs);
-* with ``--train-missing`` a lesson that has no run gets a small one trained in fast mode
-  (:data:`FAST_RUNS`, into ``OUT/runs/<lesson>``), and the figure says so in its title.
+* with ``--train-missing`` a lesson that has no run gets a small one trained first
+  (:data:`FAST_RUNS`: fast mode or a short run on offline data, into
+  ``OUT/runs/<lesson>``), and the figure says so in its title.
 
 Every run-based figure names the run it was drawn from (:func:`describe`): its folder, its
 steps, and "fast mode" when it was a fast run.
@@ -33,8 +34,8 @@ from tfgraph_lessons.core.errors import DataError, UsageError
 
 ROOT_ENV = "TFGRAPH_RUNS"   # the folder of runs read when no --run is given (default: runs)
 
-# lesson -> the fast-mode command line --train-missing runs (``--out`` is added); each takes
-# well under a minute on 2 CPU cores and needs no download (offline data sets)
+# lesson -> the command line --train-missing runs (``--out`` is added): fast mode or a short
+# run; each takes under a minute on 2 CPU cores and needs no download (offline data sets)
 FAST_RUNS = {
     "cnn_cifar": ["--fast", "--dataset", "digits", "--steps", "300", "--eval-steps", "100"],
     "rnn_mnist": ["--fast", "--dataset", "digits", "--steps", "300"],
@@ -111,7 +112,7 @@ def check_run_folder(text):
 @contextlib.contextmanager
 def given(folders=None, train_into=None):
     """Draw figures with the runs in ``folders`` (``--run``) and, when ``train_into`` is a
-    folder, train missing ones there in fast mode (``--train-missing``)."""
+    folder, train small runs there for the lessons that have none (``--train-missing``)."""
     global _given, _train_into
     saved = _given, _train_into, dict(_trained)
     _given = [Path(f) for f in folders] if folders else None
@@ -179,12 +180,12 @@ def chosen(lesson, command, needs_file=None, prefer=_longest):
 
 def how_to_get(lesson, command):
     """The end of a "needs a run" message: what to run, or which flags give one."""
-    fast = " or add --train-missing to train a small one in fast mode" if lesson in FAST_RUNS else ""
+    fast = " or add --train-missing to train a small one" if lesson in FAST_RUNS else ""
     return (f"run {command} first, or pass its run folder with --run DIR{fast}")
 
 
 def train_fast(lesson):
-    """Train ``lesson`` in fast mode (:data:`FAST_RUNS`) into ``<train_into>/<lesson>``
+    """Train a small run of ``lesson`` (:data:`FAST_RUNS`) into ``<train_into>/<lesson>``
     once per process, in a child process, and return its :class:`Run`.
 
     Raises:
@@ -195,7 +196,7 @@ def train_fast(lesson):
     out = _train_into / lesson
     cmd = [sys.executable, "-m", f"tfgraph_lessons.{lesson}", *FAST_RUNS[lesson], "--out", str(out),
            "--overwrite"]
-    print(f"training a small {lesson} run in fast mode for the figures that need one: "
+    print(f"training a small {lesson} run for the figures that need one: "
           f"{' '.join(cmd[1:])}", file=sys.stderr)
     done = subprocess.run(cmd, capture_output=True, text=True)
     run = read_run(out) if done.returncode == 0 else None
