@@ -81,3 +81,25 @@ def test_a_rerun_gives_the_same_pixels(tmp_path):
     a = plots.save_figure(plots.confusion_figure(cm, list("abcd")), tmp_path / "a.png")
     b = plots.save_figure(plots.confusion_figure(cm, list("abcd")), tmp_path / "b.png")
     assert a.read_bytes() == b.read_bytes()
+
+
+def test_colour_maps_come_from_the_style():
+    """A figure names its colour map by what it shows (``CMAPS["image"]``, ...), so one
+    change in core/style.py recolours every figure of that kind."""
+    named = set(style.CMAPS.values())
+    literal = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name == "style.py" and path.parent.name == "core":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            values = []
+            if isinstance(node, ast.keyword) and node.arg == "cmap":
+                values = [node.value]
+            elif isinstance(node, (ast.FunctionDef, ast.Lambda)):
+                args = node.args
+                values = [d for a, d in zip(args.args[::-1], args.defaults[::-1]) if a.arg == "cmap"]
+            for value in values:
+                for const in ast.walk(value):
+                    if isinstance(const, ast.Constant) and const.value in named:
+                        literal.append(f"{path.relative_to(PACKAGE)}:{const.lineno} {const.value!r}")
+    assert not literal, f"use core.style.CMAPS instead of: {literal}"

@@ -50,6 +50,7 @@ from tfgraph_lessons.core.device import resolve_device, session_config
 from tfgraph_lessons.core.errors import DataError, UsageError
 from tfgraph_lessons.core.graph import new_graph, tf1
 from tfgraph_lessons.core.io import write_json
+from tfgraph_lessons.core.style import CMAPS
 from tfgraph_lessons.rl import report as rl_report
 from tfgraph_lessons.rl.envs import describe, make_env
 
@@ -368,7 +369,7 @@ def policy_figure(q_table, desc, config):
     policy = q_table.argmax(axis=1).reshape(rows, cols)
     fig = plots._figure((5.5, 5))
     ax = fig.subplots()
-    image = ax.imshow(values, cmap="viridis", vmin=0, vmax=max(1e-6, values.max()))
+    image = ax.imshow(values, cmap=CMAPS["activation"], vmin=0, vmax=max(1e-6, values.max()))
     fig.colorbar(image, ax=ax, label="max_a Q(s, a)")
     for (i, j), cell in np.ndenumerate(desc):
         if cell in "HG":

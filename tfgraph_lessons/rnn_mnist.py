@@ -47,6 +47,7 @@ from tfgraph_lessons.core.errors import OfflineError, UsageError
 from tfgraph_lessons.core.graph import new_graph, tf1
 from tfgraph_lessons.core.io import write_json
 from tfgraph_lessons.core.runner import Trainer
+from tfgraph_lessons.core.style import CMAPS
 from tfgraph_lessons.data import preprocess
 from tfgraph_lessons.data.preprocess import distort, held_out_split
 from tfgraph_lessons.rnn import CELLS, make_cell, minimize_clipped, unroll
@@ -424,11 +425,11 @@ def hidden_state_figure(image, hidden, step_probs, label, class_names):
     steps = hidden.shape[0]
     fig = Figure(figsize=(13, 4.2), layout="constrained")
     ax_img, ax_h, ax_p = fig.subplots(1, 3, width_ratios=[1, 2.2, 1.6])
-    ax_img.imshow(image, cmap="gray")
+    ax_img.imshow(image, cmap=CMAPS["image"])
     ax_img.set(title=f"input: row t is x_t (true {class_names[label]})", xlabel="pixel",
                ylabel="time step t (row)")
     lim = max(float(np.abs(hidden).max()), 1e-6)
-    im = ax_h.imshow(hidden.T, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim,
+    im = ax_h.imshow(hidden.T, aspect="auto", cmap=CMAPS["signed"], vmin=-lim, vmax=lim,
                      extent=(0.5, steps + 0.5, hidden.shape[1] - 0.5, -0.5))
     fig.colorbar(im, ax=ax_h, shrink=0.8)
     ax_h.set(title="hidden state h_t (last layer)", xlabel="time step t (row read)",

@@ -56,6 +56,7 @@ CMAPS = {
     "signed": "RdBu_r",     # a signed change or weight (blue < 0 < red), centred on 0
     "count": "Blues",       # counts: a confusion matrix
     "heat": "inferno",      # a heat map laid over an image (class activation maps)
+    "labels": "viridis",    # points coloured by their cluster or class number
 }
 
 # learning curves: each split its line style and marker (readable in black and white),

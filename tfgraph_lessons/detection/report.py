@@ -18,6 +18,7 @@ continuous coordinates the boxes are written in.
 import numpy as np
 
 from tfgraph_lessons.core import plots
+from tfgraph_lessons.core.style import CMAPS
 from tfgraph_lessons.detection import boxes as box_ops
 
 __all__ = ["draw_image", "draw_boxes", "shade_intersection", "write_run_figures",
@@ -31,7 +32,7 @@ def draw_image(ax, image):
     """An image (uint8 ``[H, W, C]``) in the boxes' continuous pixel coordinates."""
     h, w = image.shape[:2]
     gray = image.shape[-1] == 1
-    ax.imshow(image[..., 0] if gray else image, cmap="gray" if gray else None,
+    ax.imshow(image[..., 0] if gray else image, cmap=CMAPS["image"] if gray else None,
               extent=(0, w, h, 0), interpolation="nearest")
     ax.set(xlim=(0, w), ylim=(h, 0), xticks=[], yticks=[])
     for spine in ax.spines.values():

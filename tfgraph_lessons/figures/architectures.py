@@ -20,7 +20,7 @@ import importlib
 
 import numpy as np
 
-from tfgraph_lessons.core.style import styled
+from tfgraph_lessons.core.style import CMAPS, styled
 from tfgraph_lessons.figures import FigureUnavailable, register
 
 
@@ -302,7 +302,7 @@ def conv_factorisation():
     cases = factorisation_example()
     fig, axes = plt.subplots(1, len(cases))
     for ax, case in zip(axes, cases):
-        ax.imshow(case["support"], cmap="Blues", vmin=0, vmax=1.4)
+        ax.imshow(case["support"], cmap=CMAPS["count"], vmin=0, vmax=1.4)
         size = case["support"].shape[0]
         ax.add_patch(plt.Rectangle((size // 2 - 0.5, size // 2 - 0.5), 1, 1, fill=False,
                                    edgecolor="tab:red", linewidth=1.5))

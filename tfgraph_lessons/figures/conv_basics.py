@@ -41,6 +41,7 @@ import numpy as np  # noqa: E402
 from matplotlib import pyplot as plt  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
+from tfgraph_lessons.core.style import CMAPS  # noqa: E402
 from tfgraph_lessons.figures import register  # noqa: E402
 
 __all__ = [
@@ -271,7 +272,7 @@ def _cell_lines(ax, h, w, **line_kw):
     ax.set_yticks([])
 
 
-def _grid(ax, values, title, cmap="Blues", vmin=None, vmax=None, fontsize=16):
+def _grid(ax, values, title, cmap=CMAPS["count"], vmin=None, vmax=None, fontsize=16):
     """Draw an integer matrix as a grid of cells with its numbers written in."""
     values = np.asarray(values)
     h, w = values.shape
@@ -327,7 +328,7 @@ def slide_conv_figure(highlight=(1, 2)):
     _grid(axes[1], kernel, f"filter {kh}x{kw}", cmap="Oranges")
     _box(axes[1], 0, 0, kh, kw)
     _grid(axes[2], out, f"output {out.shape[0]}x{out.shape[1]} (stride {ex['stride']}, {ex['padding']})",
-          cmap="Blues")
+          cmap=CMAPS["count"])
     _box(axes[2], r, c, 1, 1)
     window = image[r:r + kh, c:c + kw]
     axes[0].set_xlabel(f"output[{r}, {c}] = {_sum_of_products(window, kernel)} = {out[r, c]}",

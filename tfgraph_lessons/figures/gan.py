@@ -84,7 +84,7 @@ def gan_two_networks_figure():
             "D(G(z)) -> 0;\nG learns to make D(G(z)) -> 1", ha="center", fontsize=9)
     for i, (image, prob) in enumerate(zip(ex["fakes"], ex["d_fake"])):
         sub = fig.add_subplot(grid[i // 2, 1 + i % 2])
-        sub.imshow(image, cmap="gray")  # stretched: the untrained G's values are near 0
+        sub.imshow(image, cmap=CMAPS["image"])  # stretched: the untrained G's values are near 0
         sub.set_xticks([])
         sub.set_yticks([])
         sub.set_title(f"D(G(z)) = {prob:.2f}\nvalues {image.min():+.3f} to {image.max():+.3f}",

@@ -15,6 +15,7 @@ All data ships with scikit-learn: every figure works offline.
 """
 import numpy as np
 
+from tfgraph_lessons.core.style import CMAPS
 from tfgraph_lessons.figures import register
 
 COLORS = {"supervised": "#d8e8f8", "unsupervised": "#e4f4dc", "reinforcement": "#fbe7cf"}
@@ -69,7 +70,7 @@ def kmeans_steps_figure():
     fig, axes = plt.subplots(1, len(shown), sharex=True, sharey=True)
     for ax, k in zip(axes, shown):
         centers, labels = steps[k]
-        ax.scatter(X[:, 0], X[:, 1], c=labels, cmap="viridis", s=10, alpha=0.8)
+        ax.scatter(X[:, 0], X[:, 1], c=labels, cmap=CMAPS["labels"], s=10, alpha=0.8)
         ax.scatter(centers[:, 0], centers[:, 1], marker="X", s=160, c="tab:red",
                    edgecolors="white")
         ax.set_title("start: random centres" if k == 0 else
@@ -95,14 +96,14 @@ def rbm_features_figure():
     left, right = fig.subfigures(1, 2, width_ratios=[1.0, 1.0])
     feats = left.subplots(6, 6)
     for ax, w in zip(feats.ravel(), rbm.components_):
-        ax.imshow(w.reshape(8, 8), cmap="RdBu_r")
+        ax.imshow(w.reshape(8, 8), cmap=CMAPS["signed"])
         ax.set_axis_off()
     left.suptitle("36 hidden units' weights", fontsize=11)
     rec = right.subplots(2, 6)
     shown = X[:6]
     for i in range(6):
-        rec[0, i].imshow(shown[i].reshape(8, 8), cmap="gray")
-        rec[1, i].imshow(rbm.reconstruct(shown[i:i + 1]).reshape(8, 8), cmap="gray")
+        rec[0, i].imshow(shown[i].reshape(8, 8), cmap=CMAPS["image"])
+        rec[1, i].imshow(rbm.reconstruct(shown[i:i + 1]).reshape(8, 8), cmap=CMAPS["image"])
         rec[0, i].set_axis_off()
         rec[1, i].set_axis_off()
     right.suptitle("binarised digits (top), one Gibbs step's reconstruction p(v | h) "

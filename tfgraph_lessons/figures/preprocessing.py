@@ -30,7 +30,7 @@ import textwrap
 
 import numpy as np
 
-from tfgraph_lessons.core.style import styled
+from tfgraph_lessons.core.style import CMAPS, styled
 from tfgraph_lessons.figures import FigureUnavailable, register
 
 CHANNEL_COLOURS = ("tab:red", "tab:green", "tab:blue")
@@ -58,7 +58,7 @@ def _show(ax, image):
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
     if image.ndim == 2:
-        ax.imshow(image, cmap="gray", vmin=0, vmax=255)
+        ax.imshow(image, cmap=CMAPS["image"], vmin=0, vmax=255)
     else:
         ax.imshow(image)
     ax.set_xticks([])
@@ -280,7 +280,7 @@ def batches_figure(plan):
     fig, axes = plt.subplots(len(epochs), 1, squeeze=False)
     for e, (ax, batches) in enumerate(zip(axes[:, 0], epochs)):
         order = np.concatenate(batches)[None]                      # [1, n] example ids
-        ax.imshow(order, aspect="auto", cmap="viridis", vmin=0, vmax=n - 1)
+        ax.imshow(order, aspect="auto", cmap=CMAPS["activation"], vmin=0, vmax=n - 1)
         start = 0
         for b, batch in enumerate(batches):
             ax.axvline(start - 0.5, color="white", linewidth=3)

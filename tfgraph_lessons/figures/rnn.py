@@ -32,6 +32,7 @@ from matplotlib.patches import FancyBboxPatch  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from tfgraph_lessons.core.errors import DataError, UsageError  # noqa: E402
+from tfgraph_lessons.core.style import CMAPS  # noqa: E402
 from tfgraph_lessons.figures import FigureUnavailable, register, runs  # noqa: E402
 from tfgraph_lessons.figures.rnn_cells import CELL_TITLES  # noqa: E402
 from tfgraph_lessons.rnn import CELLS, LSTMCell, unroll  # noqa: E402
@@ -301,7 +302,7 @@ def gate_activations_figure(index=None):
         lim = max(float(np.abs(gates["c"]).max()), 1e-6) if row == 2 else 1.0
         for ax, name in zip(axes, names):
             im = ax.imshow(gates[name].T, aspect="auto", vmax=lim,              # [units, time]
-                           cmap="viridis" if row == 0 else "RdBu_r", vmin=0 if row == 0 else -lim)
+                           cmap=CMAPS["activation"] if row == 0 else CMAPS["signed"], vmin=0 if row == 0 else -lim)
             ax.set_title(GATE_NAMES[name], fontsize=11)
             ax.set(xlabel="time step t" if row else None,
                    ylabel="unit" if ax is axes[0] and row < 2 else None)
