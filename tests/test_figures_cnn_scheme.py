@@ -1,4 +1,4 @@
-"""The CNN chapter's scheme figures (``tfgraph_lessons/figures/cnn_scheme.py``): every
+"""The CNN chapter's scheme figures (``figures/cnn_scheme.py``, ``figures/dropout.py``): every
 number a figure draws is checked here apart from the code that computes it, against
 the slide network's spec (``nets/slide_cnn.py``), the layer-table counter
 (``nets/summary.py``) and NumPy; each figure renders, twice to the same bytes."""
@@ -13,6 +13,7 @@ matplotlib.use("Agg")  # this process draws; no display needed
 from tfgraph_lessons import figures  # noqa: E402
 from tfgraph_lessons.cnn_cifar import CNNConfig  # noqa: E402
 from tfgraph_lessons.figures import catalogue, cnn_scheme  # noqa: E402
+from tfgraph_lessons.figures import dropout as dropout_figures  # noqa: E402
 from tfgraph_lessons.nets import slide_cnn, summary  # noqa: E402
 
 NAMES = ["cnn_layer_by_layer", "cnn_fully_connected", "dropout_network"]
@@ -130,7 +131,7 @@ def test_fully_connected_example_on_another_map_and_w():
 
 @pytest.fixture(scope="module")
 def dropped():
-    return cnn_scheme.dropout_example()
+    return dropout_figures.dropout_example()
 
 
 def test_dropout_drops_scales_and_keeps_nothing_back_at_test_time(dropped):
@@ -154,13 +155,13 @@ def test_dropout_samples_differ_and_repeat_with_the_seed(dropped):
     assert len({row.tobytes() for row in first}) == len(first)    # each step its own set
     h1, h2 = dropped["kept"]
     assert not np.array_equal(h1, h2)                    # the layers draw apart, too
-    again = cnn_scheme.dropout_example()
+    again = dropout_figures.dropout_example()
     for a, b in zip(dropped["after"], again["after"]):
         np.testing.assert_array_equal(a, b)
 
 
 def test_dropout_follows_another_keep_prob():
-    ex = cnn_scheme.dropout_example(keep_prob=0.8, samples=2, many=20_000, seed=1)
+    ex = dropout_figures.dropout_example(keep_prob=0.8, samples=2, many=20_000, seed=1)
     assert all(abs(f - 0.2) < 0.02 for f in ex["many_dropped"])
     assert ex["many_values"] == [0.0, 1.25]
     np.testing.assert_allclose(ex["after"][0][ex["kept"][0]],
@@ -170,7 +171,8 @@ def test_dropout_follows_another_keep_prob():
 def test_the_figures_are_registered_in_chapter_04_and_show_their_numbers(made, scheme, dropped):
     figures.load_all()
     for name in NAMES:
-        assert figures.FIGURES[name].fn.__module__ == cnn_scheme.__name__
+        module = dropout_figures if name == "dropout_network" else cnn_scheme
+        assert figures.FIGURES[name].fn.__module__ == module.__name__
         assert catalogue.SLOTS[name].chapter == "04" and catalogue.SLOTS[name].needs == ""
     drawn = " ".join(texts(made("cnn_layer_by_layer")))
     assert f"{scheme['total_params']:,}" in drawn and "out [?, 8, 8, 64]" in drawn

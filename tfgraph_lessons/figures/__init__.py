@@ -76,6 +76,7 @@ MODULES = [
     "tfgraph_lessons.figures.gan",
     "tfgraph_lessons.figures.tf_mechanism",
     "tfgraph_lessons.figures.cnn_scheme",
+    "tfgraph_lessons.figures.dropout",
     "tfgraph_lessons.figures.architecture_blocks",
     "tfgraph_lessons.figures.nin",
     "tfgraph_lessons.figures.papers",
