@@ -197,3 +197,30 @@ def test_rl_figures_read_their_runs(tmp_path):
     import matplotlib.pyplot as plt
     plt.close(fig)
     plt.close(table)
+
+
+def test_gan_quality_sits_between_the_untrained_g_and_real_digits(tmp_path):
+    from tfgraph_lessons.figures import gan as gan_figures
+
+    def q(conf, entropy, fd, hist):
+        return {"mean_confidence": conf, "class_entropy": entropy, "frechet_distance": fd,
+                "class_histogram": hist}
+
+    flat, one = [0.1] * 10, [0.0] * 8 + [1.0, 0.0]
+    write_run(tmp_path / "g", lesson="gan_mnist", model="dcgan", dataset="mnist", steps=40,
+              fast=False, **q(0.85, 2.2, 13.7, flat), untrained=q(0.63, 0.0, 487.0, one),
+              reference=q(0.97, 2.3, 2.8, flat))
+    write_run(tmp_path / "c", lesson="gan_mnist", model="dcgan", dataset="cifar10", steps=40,
+              fast=True)
+    rows = gan_figures.quality_rows(runs.read_run(tmp_path / "g").metrics)
+    assert list(rows) == ["untrained", "trained", "reference"]
+    assert [r["frechet_distance"] for r in rows.values()] == [487.0, 13.7, 2.8]
+    with runs.given([tmp_path / "g"]):
+        fig = figures.make("gan_quality")
+    cells = [c.get_text().get_text() for c in fig.axes[1].tables[0].get_celld().values()]
+    assert {"487.0", "13.7", "2.8", "0.850", "2.200"} <= set(cells)
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+    with runs.given([tmp_path / "c"]):                             # a CIFAR-10 run: not scored
+        with pytest.raises(figures.FigureUnavailable, match="no quality measure"):
+            figures.make("gan_quality")

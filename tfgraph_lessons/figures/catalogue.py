@@ -113,6 +113,7 @@ CATALOGUE = (
     Slot("gan_two_networks", "09", "the GAN's two networks"),
     Slot("gan_losses", "09", "the two losses over training", "run"),
     Slot("gan_samples_over_training", "09", "samples improving over training", "run"),
+    Slot("gan_quality", "09", "the quality measure", "run"),
 )
 
 SLOTS = {slot.name: slot for slot in CATALOGUE}

@@ -6,8 +6,9 @@
   shapes, the parameter counts come from each network's variables, and the samples are
   what the untrained ``G`` draws, with the probability the untrained ``D`` gives each
   (:func:`two_networks_example`);
-* ``gan_losses`` and ``gan_samples_over_training``: the two losses and D's accuracy over
-  a ``gan_mnist`` run, and G's samples from the same noise at its snapshot steps, read
+* ``gan_losses``, ``gan_samples_over_training`` and ``gan_quality``: the two losses and
+  D's accuracy over a ``gan_mnist`` run, G's samples from the same noise at its snapshot
+  steps, and the chapter's quality measure between the untrained G and real digits, read
   from the run's ``metrics.json`` and ``snapshots.npz``
   (:func:`tfgraph_lessons.figures.runs.chosen`: ``--run DIR`` or ``runs/gan_mnist``).
 """
@@ -164,4 +165,63 @@ def gan_samples_over_training_figure(shown=6):
                   cmap=CMAPS["image"] if grid.shape[-1] == 1 else None)
         ax.set(xticks=[], yticks=[], title=f"step {steps[i]:,}")
     fig.suptitle(f"The same noise vectors through G as training goes on, {_named(run)}")
+    return fig
+
+
+QUALITY_ROWS = {"untrained": "untrained G (the floor)", "trained": "this run's G",
+                "reference": "real held-out digits (the best)"}
+
+
+def quality_rows(metrics):
+    """The quality measure of a ``gan_mnist`` run, next to its floor and its ceiling.
+
+    Returns:
+      ``{row: {mean_confidence, class_entropy, frechet_distance, class_histogram}}`` for
+      ``untrained``, ``trained`` and ``reference`` (the rows that the run recorded).
+
+    Raises:
+      FigureUnavailable: the run recorded no quality measure (a CIFAR-10 run).
+    """
+    keys = ("mean_confidence", "class_entropy", "frechet_distance", "class_histogram")
+    if not all(metrics.get(k) is not None for k in keys):
+        raise FigureUnavailable("the gan_mnist run has no quality measure (only MNIST runs "
+                                f"are scored); run {COMMAND} on MNIST")
+    rows = {"trained": {k: metrics[k] for k in keys}}
+    for row in ("untrained", "reference"):
+        if isinstance(metrics.get(row), dict) and all(k in metrics[row] for k in keys):
+            rows[row] = {k: metrics[row][k] for k in keys}
+    return {row: rows[row] for row in QUALITY_ROWS if row in rows}
+
+
+@register("gan_quality", "the GAN chapter's quality measure for a gan_mnist run (digit "
+          "classifier: mean confidence, class entropy, Frechet distance, the classes drawn), "
+          "between the untrained G and real digits", figsize=(13.0, 4.6))
+def gan_quality_figure():
+    import matplotlib.pyplot as plt
+
+    run = runs.chosen(LESSON, COMMAND)
+    rows = quality_rows(run.metrics)
+    fig, (bars, table) = plt.subplots(1, 2, width_ratios=[1.4, 1.0])
+    digits = np.arange(len(rows["trained"]["class_histogram"]))
+    width = 0.8 / len(rows)
+    colours = {"untrained": "0.7", "trained": "tab:blue", "reference": "tab:green"}
+    for i, (row, q) in enumerate(rows.items()):
+        bars.bar(digits + (i - (len(rows) - 1) / 2) * width, q["class_histogram"], width,
+                 color=colours[row], label=QUALITY_ROWS[row])
+    bars.axhline(1 / len(digits), color="k", ls=":", lw=1, label="every digit equally often")
+    bars.set(xticks=digits, xlabel="digit the classifier sees", ylabel="fraction of images",
+             title="which digits are drawn (the class histogram)")
+    bars.legend(fontsize=8)
+    table.axis("off")
+    short = {"untrained": "untrained G", "trained": "this run's G", "reference": "real digits"}
+    cells = [[short[row], f"{q['mean_confidence']:.3f}", f"{q['class_entropy']:.3f}",
+              f"{q['frechet_distance']:.1f}"] for row, q in rows.items()]
+    grid = table.table(cellText=cells, colLabels=["", "mean\nconfidence", "class entropy\n(max "
+                       f"ln {len(digits)} = {np.log(len(digits)):.3f})", "Frechet\ndistance"],
+                       loc="center", cellLoc="center", colWidths=[0.31, 0.21, 0.27, 0.21])
+    grid.auto_set_font_size(False)
+    grid.set_fontsize(9)
+    grid.scale(1.0, 2.4)
+    table.set_title("better: higher confidence, higher entropy, lower distance", fontsize=10)
+    fig.suptitle(f"How good are G's digits? {_named(run)}")
     return fig
