@@ -63,6 +63,45 @@ def save_gif(frames, path, fps=25, width=300):
     return Path(path)
 
 
+def plot_curves(ax, runs, metric):
+    """Draw ``metric`` (``'accuracy'`` in %, or ``'loss'``) of every split of ``runs``
+    (see :func:`learning_curves`) on ``ax``, against the epoch.
+
+    Train, validation and test differ in line style and marker (readable in black and
+    white), and in colour when one run is drawn; several runs differ in colour.
+    """
+    for run_color, (label, history) in zip(RUN_COLORS, runs.items()):
+        epochs = [h["epoch"] for h in history]
+        every = max(1, len(epochs) // 12)  # at most about a dozen markers per curve
+        for split, (style, marker) in SPLIT_STYLES.items():
+            color = SPLIT_COLORS[split] if len(runs) == 1 else run_color
+            keys = ([f"train_eval_{metric}", f"train_running_{metric}"] if split == "train"
+                    else [f"{split}_{metric}"])
+            key = next((k for k in keys if all(k in h for h in history)), None)
+            if key is None or not history:
+                continue
+            values = [h[key] * (100 if metric == "accuracy" else 1) for h in history]
+            what = ("train (training batches, dropout on)" if "running" in key
+                    else f"{split} (inference)")
+            name = f"{label}: {what}" if len(runs) > 1 else what
+            ax.plot(epochs, values, style, color=color, label=name, marker=marker,
+                    markersize=4, markevery=every)
+
+
+def draw_confusion(ax, cm, class_names, fontsize=7, rotation=45):
+    """The confusion matrix on ``ax``: an image, counts written in the cells, rows = true class."""
+    cm = np.asarray(cm)
+    n = len(class_names)
+    ax.imshow(cm, cmap=CMAPS["count"])
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=fontsize,
+                    color="white" if cm[i, j] > cm.max() / 2 else "black")
+    ax.set_xticks(range(n), class_names, rotation=rotation, ha="right", fontsize=8)
+    ax.set_yticks(range(n), class_names, fontsize=8)
+    ax.set(xlabel="predicted", ylabel="true")
+
+
 @styled
 def learning_curves(runs, title="Learning curves"):
     """Accuracy and loss (cross-entropy) per evaluation, against the epoch.
@@ -79,25 +118,8 @@ def learning_curves(runs, title="Learning curves"):
     """
     fig = _figure((11, 4.2))
     ax_acc, ax_loss = fig.subplots(1, 2)
-    for run_color, (label, history) in zip(RUN_COLORS, runs.items()):
-        epochs = [h["epoch"] for h in history]
-        every = max(1, len(epochs) // 12)  # at most about a dozen markers per curve
-        for split, (style, marker) in SPLIT_STYLES.items():
-            # one run: a colour per split; several: a colour per run. The line style and
-            # the marker tell the splits apart in black and white too.
-            color = SPLIT_COLORS[split] if len(runs) == 1 else run_color
-            for ax, metric in ((ax_acc, "accuracy"), (ax_loss, "loss")):
-                keys = ([f"train_eval_{metric}", f"train_running_{metric}"] if split == "train"
-                        else [f"{split}_{metric}"])
-                key = next((k for k in keys if all(k in h for h in history)), None)
-                if key is None or not history:
-                    continue
-                values = [h[key] * (100 if metric == "accuracy" else 1) for h in history]
-                what = ("train (training batches, dropout on)" if "running" in key
-                        else f"{split} (inference)")
-                name = f"{label}: {what}" if len(runs) > 1 else what
-                ax.plot(epochs, values, style, color=color, label=name, marker=marker,
-                        markersize=4, markevery=every)
+    plot_curves(ax_acc, runs, "accuracy")
+    plot_curves(ax_loss, runs, "loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy (nats)", title="loss (no weight decay)")
     for ax in (ax_acc, ax_loss):
@@ -121,14 +143,8 @@ def confusion_figure(cm, class_names, title="Confusion matrix (test set)"):
     n = len(class_names)
     fig = _figure((1.0 + 0.6 * n, 0.8 + 0.55 * n))
     ax = fig.subplots()
-    ax.imshow(cm, cmap=CMAPS["count"])
-    for i in range(n):
-        for j in range(n):
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
-                    color="white" if cm[i, j] > cm.max() / 2 else "black")
-    ax.set_xticks(range(n), class_names, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(n), class_names, fontsize=8)
-    ax.set(xlabel="predicted", ylabel="true", title=title)
+    draw_confusion(ax, cm, class_names)
+    ax.set_title(title)
     return fig
 
 

@@ -58,6 +58,7 @@ __all__ = [
     "figure_style",
     "load_all",
     "make",
+    "one_thread_session",
     "register",
     "render",
 ]
@@ -119,6 +120,15 @@ class FigureUnavailable(UsageError):
     The message says what to run first. Rendering every figure skips such a
     figure with a notice; asking for it by name is an error (exit status 2).
     """
+
+
+def one_thread_session(graph):
+    """A Session on ``graph`` with one thread per pool: the sums then run in one order, so
+    the numbers a figure computes (and its PNG) are the same on every rerun."""
+    from tfgraph_lessons.core.device import session_config
+    from tfgraph_lessons.core.graph import tf1
+
+    return tf1.Session(graph=graph, config=session_config(intra_threads=1, inter_threads=1))
 
 
 def register(name, description, figsize=DEFAULT_FIGSIZE):

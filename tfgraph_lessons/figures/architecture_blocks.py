@@ -23,15 +23,7 @@ Sessions run single-threaded with fixed seeds, so every PNG is the same bytes on
 """
 import numpy as np
 
-from tfgraph_lessons.figures import register
-
-
-def one_thread_session(graph):
-    """One thread for every op: the same sums in the same order, so the numbers repeat."""
-    from tfgraph_lessons.core.graph import tf1
-
-    config = tf1.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
-    return tf1.Session(graph=graph, config=config)
+from tfgraph_lessons.figures import one_thread_session, register
 
 
 def size_of(shape):

@@ -19,7 +19,8 @@ or a fast-mode run trained by ``--train-missing``), and name it in their titles:
 """
 import numpy as np
 
-from tfgraph_lessons.core.style import CMAPS, SPLIT_COLORS, SPLIT_STYLES, styled
+from tfgraph_lessons.core.plots import draw_confusion, plot_curves
+from tfgraph_lessons.core.style import CMAPS, styled
 from tfgraph_lessons.figures import FigureUnavailable, register, runs
 
 LESSON = "cnn_cifar"
@@ -227,25 +228,14 @@ def results():
     summary = results_summary(run.metrics)
     history = run.metrics.get("history") or []
     fig, (ax_curve, ax_cm, ax_class) = plt.subplots(1, 3, width_ratios=[1.1, 1.0, 0.8])
-    for split, (line, marker) in SPLIT_STYLES.items():
-        key = "train_eval_accuracy" if split == "train" else f"{split}_accuracy"
-        points = [(h["epoch"], 100 * h[key]) for h in history if h.get(key) is not None]
-        if points:
-            ax_curve.plot(*zip(*points), line, marker=marker, markersize=4,
-                          color=SPLIT_COLORS[split], label=f"{split} (inference)")
+    plot_curves(ax_curve, {_what(run): history}, "accuracy")
     ax_curve.set(xlabel="epoch", ylabel="accuracy (%)", title="learning curves")
     ax_curve.grid(alpha=0.3)
     if ax_curve.lines:
         ax_curve.legend(fontsize=9)
     cm, names = summary["confusion"], summary["class_names"]
-    ax_cm.imshow(cm, cmap=CMAPS["count"])
-    for i in range(len(cm)):
-        for j in range(len(cm)):
-            ax_cm.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=6,
-                       color="white" if cm[i, j] > cm.max() / 2 else "black")
-    ax_cm.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
-    ax_cm.set_yticks(range(len(names)), names, fontsize=8)
-    ax_cm.set(xlabel="predicted", ylabel="true", title="test confusion matrix")
+    draw_confusion(ax_cm, cm, names, fontsize=6, rotation=60)
+    ax_cm.set_title("test confusion matrix")
     y = np.arange(len(names))
     ax_class.barh(y, 100 * summary["per_class"], color="0.45")
     ax_class.set_yticks(y, names, fontsize=8)

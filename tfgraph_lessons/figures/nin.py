@@ -16,8 +16,8 @@ import functools
 import numpy as np
 
 from tfgraph_lessons.core.style import CMAPS
-from tfgraph_lessons.figures import register
-from tfgraph_lessons.figures.architecture_blocks import one_thread_session, shape_text, size_of
+from tfgraph_lessons.figures import one_thread_session, register
+from tfgraph_lessons.figures.architecture_blocks import shape_text, size_of
 
 
 # a 3x3 image with 3 channels (one plane per channel) and a 1x1 kernel from 3 to 2 channels

@@ -33,7 +33,8 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from tfgraph_lessons.core.errors import DataError, UsageError  # noqa: E402
 from tfgraph_lessons.core.style import CMAPS  # noqa: E402
-from tfgraph_lessons.figures import FigureUnavailable, register, runs  # noqa: E402
+from tfgraph_lessons.figures import (FigureUnavailable, one_thread_session,  # noqa: E402
+                                     register, runs)
 from tfgraph_lessons.figures.rnn_cells import CELL_TITLES  # noqa: E402
 from tfgraph_lessons.rnn import CELLS, LSTMCell, unroll  # noqa: E402
 
@@ -48,12 +49,6 @@ LOSS_LESSONS = {
 LOSS_KEYS = {"train_running_loss": "train (running mean over training batches)",
              "train_eval_loss": "train (inference)", "val_loss": "validation",
              "test_loss": "test"}
-
-
-def _session(graph):
-    """One thread for every op: sums then run in one order, so the numbers (and PNGs) repeat."""
-    config = tf1.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
-    return tf1.Session(graph=graph, config=config)
 
 
 # ----------------------------------------------------------------------------- the unrolled graph
@@ -257,7 +252,7 @@ def gate_activations(index=None, units=16, train_steps=300, batch_size=64, learn
     with new_graph(seed=seed) as g:
         net = _digit_lstm(units, *train_x.shape[1:], learning_rate)
         x, y = net["inputs"], net["labels"]
-        with _session(g) as sess:
+        with one_thread_session(g) as sess:
             sess.run(tf1.global_variables_initializer())
             order = np.random.RandomState(seed)
             for _ in range(train_steps):
@@ -340,7 +335,7 @@ def gradient_norms(steps=50, units=32, features=8, batch=16, seed=0, cells=GRADI
             outputs, _ = unroll(cell, x, scope=f"unroll_{k}")                # [batch, T, units]
             (dx,) = tf.gradients(tf.reduce_sum(outputs[:, -1]), x)           # [batch, T, features]
             norms[label] = tf.reduce_mean(tf.norm(dx, axis=2), axis=0)       # [T]
-        with _session(g) as sess:
+        with one_thread_session(g) as sess:
             sess.run(tf1.global_variables_initializer())
             norms = {k: v.astype(np.float64) for k, v in sess.run(norms, {x: xs}).items()}
     return norms
